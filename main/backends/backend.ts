@@ -1,0 +1,56 @@
+import type { FerryError } from './errors.ts'
+
+/** The three storage services Ferry speaks to. */
+export type BackendKind = 'dstor' | 'kala' | 'perkeep'
+
+/** A local file handed to a backend: where it is, and what it looked like when it was picked. */
+export interface LocalFile {
+  /** Path relative to the synced folder, forward slashes, no leading slash. */
+  readonly relPath: string
+  readonly absPath: string
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** What the server confirmed it holds for a file; the shape names the backend. */
+export type RemoteRef =
+  | { readonly cid: string }
+  | { readonly uuid: string }
+  | { readonly fileRef: string }
+
+export type UploadOutcome =
+  | {
+      readonly ok: true
+      readonly file: LocalFile
+      /** Lowercase hex sha256 of the bytes that were confirmed. */
+      readonly sha256: string
+      readonly remote: RemoteRef
+    }
+  | { readonly ok: false; readonly file: LocalFile; readonly error: FerryError }
+
+/** Byte-level progress: `bytes` more of `relPath` went onto the wire. */
+export interface ProgressEvent {
+  readonly relPath: string
+  readonly bytes: number
+}
+
+export interface UploadOptions {
+  readonly signal?: AbortSignal
+  readonly onProgress?: (event: ProgressEvent) => void
+  /** Called as soon as each file's outcome is known (before the whole call resolves). */
+  readonly onOutcome?: (outcome: UploadOutcome) => void
+}
+
+/**
+ * One storage service. Both upload shapes (chunked: dStor folder processes, Kala sessions;
+ * blob: Perkeep, dStor single file) hide behind `upload`: the caller hands over files and gets
+ * back, per file, a confirmed remote reference or a typed error. `upload` itself only rejects
+ * when the whole call cannot proceed (auth, config, cancellation).
+ */
+export interface Backend {
+  readonly kind: BackendKind
+  /** Proves the credentials work (used by `login` and "Test connection"). */
+  checkAuth(signal?: AbortSignal): Promise<void>
+  upload(files: readonly LocalFile[], options?: UploadOptions): Promise<UploadOutcome[]>
+  close(): Promise<void>
+}
