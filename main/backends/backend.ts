@@ -52,5 +52,19 @@ export interface Backend {
   /** Proves the credentials work (used by `login` and "Test connection"). */
   checkAuth(signal?: AbortSignal): Promise<void>
   upload(files: readonly LocalFile[], options?: UploadOptions): Promise<UploadOutcome[]>
+  /**
+   * Backends that store folders as objects of their own (Perkeep's directory blobs) record the
+   * folder's tree once its files are confirmed, and return the root's reference.
+   */
+  storeTree?(tree: FolderTree, options?: UploadOptions): Promise<string>
   close(): Promise<void>
+}
+
+/** A synced folder as confirmed on the server: its folders and its confirmed files. */
+export interface FolderTree {
+  /** Absolute path of the synced folder (for folder metadata). */
+  readonly root: string
+  /** Relative paths of every folder, '' for the root. */
+  readonly folders: readonly string[]
+  readonly files: readonly { readonly relPath: string; readonly remote: RemoteRef }[]
 }

@@ -23,7 +23,10 @@ const CRLF = Buffer.from('\r\n')
  * socket takes them, so memory does not grow with file size (undici's FormData would read whole
  * files). The length is known up front, so the request carries a Content-Length.
  */
-export function multipartBody(parts: readonly Part[]): BodySource & { readonly boundary: string } {
+export function multipartBody(
+  parts: readonly Part[],
+  options: { readonly onPartBytes?: (partIndex: number, bytes: number) => void } = {},
+): BodySource & { readonly boundary: string } {
   const boundary = `----FerryBoundary${randomBytes(12).toString('hex')}`
   const heads = parts.map((part) => Buffer.from(partHead(boundary, part)))
   const tail = Buffer.from(`--${boundary}--\r\n`)
@@ -38,7 +41,11 @@ export function multipartBody(parts: readonly Part[]): BodySource & { readonly b
     async *open() {
       for (const [i, part] of parts.entries()) {
         yield heads[i] as Buffer
-        yield* readSource(part.source)
+        for await (const chunk of readSource(part.source)) {
+          yield chunk
+          // Reported once the consumer asks for more, i.e. as the socket takes the bytes.
+          options.onPartBytes?.(i, chunk.byteLength)
+        }
         yield CRLF
       }
       yield tail

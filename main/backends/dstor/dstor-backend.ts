@@ -1,0 +1,332 @@
+import { posix } from 'node:path'
+import type { Backend, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
+import { mapLimit } from '../concurrency.ts'
+import {
+  CancelledError,
+  IntegrityError,
+  PermanentError,
+  RetryableError,
+  toFerryError,
+} from '../errors.ts'
+import type { AuthProvider, HttpClient } from '../http/client.ts'
+import { multipartBody } from '../http/multipart.ts'
+import { sleep, withRetry } from '../http/retry.ts'
+import { assertUnchanged, hashFile } from '../local-file.ts'
+import { TokenCache } from '../token-cache.ts'
+import { CidHasher } from './cid.ts'
+import { planChunks, type ChunkLimits } from './chunk-plan.ts'
+
+export type DstorAuth =
+  | { readonly method: 'api-key'; readonly key: string }
+  | { readonly method: 'login'; readonly email: string; readonly password: string }
+
+export interface DstorOptions {
+  readonly server: string
+  readonly auth: DstorAuth
+  readonly http: HttpClient
+  /** Remote folder the synced folder maps to (`folder_path`, `x-dstor-folder-path`). */
+  readonly remotePath?: string
+  /** Path of the single-file upload (PROTOCOLS.md §1.3: not public; settable per account). */
+  readonly singleFilePath?: string
+  readonly limits?: Partial<ChunkLimits>
+  /** Files hashed at once. */
+  readonly concurrency?: number
+  /** Give up polling a process after this long (files stay queued). */
+  readonly statusTimeoutMs?: number
+  /** Token lifetime asked of the server. */
+  readonly tokenLifetimeSec?: number
+}
+
+interface Hashed {
+  readonly file: LocalFile
+  readonly sha256: string
+  readonly cid: string
+}
+
+interface StatusAnswer {
+  readonly status?: unknown
+  readonly data?: unknown
+  readonly errorExplanation?: unknown
+  readonly errorAtStage?: unknown
+}
+
+const DEFAULT_SINGLE_PATH = '/api/v0/add'
+
+/**
+ * dStor: a lone file goes through the single-file upload; several go through a folder process
+ * (get-token, N multipart chunks of whole files, status polling). Every answer's CID is checked
+ * against the CID computed locally in the same read that hashes the file.
+ */
+export class DstorBackend implements Backend {
+  readonly kind = 'dstor'
+  readonly #base: URL
+  readonly #http: HttpClient
+  readonly #auth: DstorAuth
+  readonly #remotePath: string
+  readonly #singlePath: string
+  readonly #limits: Partial<ChunkLimits>
+  readonly #concurrency: number
+  readonly #statusTimeoutMs: number
+  readonly #tokenLifetimeSec: number
+  readonly #tokens: TokenCache
+  readonly #authProvider: AuthProvider
+
+  constructor(options: DstorOptions) {
+    this.#http = options.http
+    this.#base = this.#http.checkUrl(options.server)
+    this.#auth = options.auth
+    this.#remotePath = normaliseRemotePath(options.remotePath ?? '/')
+    this.#singlePath = options.singleFilePath ?? DEFAULT_SINGLE_PATH
+    this.#limits = options.limits ?? {}
+    this.#concurrency = options.concurrency ?? 4
+    this.#statusTimeoutMs = options.statusTimeoutMs ?? 10 * 60_000
+    this.#tokenLifetimeSec = options.tokenLifetimeSec ?? 24 * 3600
+    this.#tokens = new TokenCache((signal) => this.#fetchToken(signal))
+    this.#authProvider = {
+      headers: async (signal) => ({ authorization: `Bearer ${await this.#tokens.get(signal)}` }),
+      refresh: async (signal) => void (await this.#tokens.refresh(signal)),
+    }
+  }
+
+  async checkAuth(signal?: AbortSignal): Promise<void> {
+    await this.#tokens.refresh(signal)
+  }
+
+  async upload(files: readonly LocalFile[], options: UploadOptions = {}): Promise<UploadOutcome[]> {
+    const outcomes = new Map<LocalFile, UploadOutcome>()
+    const settle = (outcome: UploadOutcome): void => {
+      outcomes.set(outcome.file, outcome)
+      options.onOutcome?.(outcome)
+    }
+    const hashed: Hashed[] = []
+    await mapLimit(
+      files,
+      this.#concurrency,
+      async (file) => {
+        try {
+          hashed.push(await this.#hash(file, options.signal))
+        } catch (error) {
+          const typed = toFerryError(error, options.signal)
+          if (typed.kind === 'cancelled') throw typed
+          settle({ ok: false, file, error: typed })
+        }
+      },
+      options.signal,
+    )
+    const plan = planChunks(hashed, this.#limits)
+    for (const item of plan.singles) settle(await this.#single(item, options))
+    for (const group of plan.processes) {
+      for (const outcome of await this.#process(group, options)) settle(outcome)
+    }
+    return files.map((file) => outcomes.get(file) as UploadOutcome)
+  }
+
+  async close(): Promise<void> {
+    await this.#http.close()
+  }
+
+  async #hash(file: LocalFile, signal?: AbortSignal): Promise<Hashed> {
+    const hasher = new CidHasher()
+    try {
+      const sha256 = await hashFile(file, [(piece) => hasher.update(piece)], signal)
+      return { file, sha256, cid: await hasher.digest() }
+    } catch (error) {
+      hasher.abort(error)
+      await hasher.digest().catch(() => undefined)
+      throw error
+    }
+  }
+
+  /** One file, one request: the answer carries its CID at once (PROTOCOLS.md §1.3). */
+  async #single(item: Hashed, options: UploadOptions): Promise<UploadOutcome> {
+    const { file } = item
+    try {
+      const folder = posix.join(this.#remotePath, posix.dirname(file.relPath))
+      const { body } = await withRetry(this.#http.retry, options.signal, () =>
+        this.#http.json<Record<string, unknown>>({
+          method: 'POST',
+          url: this.#url(this.#singlePath),
+          headers: { 'x-dstor-folder-path': encodeURIComponent(folder).replace(/%2F/g, '/') },
+          body: multipartBody([
+            {
+              name: 'file',
+              filename: posix.basename(file.relPath),
+              source: { path: file.absPath, length: file.size },
+            },
+          ]),
+          auth: this.#authProvider,
+          signal: options.signal,
+          onBytesSent: (bytes) => options.onProgress?.({ relPath: file.relPath, bytes }),
+        }),
+      )
+      const cid = body['Hash'] ?? body['hash']
+      return await this.#confirm(item, cid)
+    } catch (error) {
+      return this.#failure(file, error, options.signal)
+    }
+  }
+
+  /**
+   * A folder process for a group of files. Any failed request abandons the process; the whole
+   * group then starts over as a new process (PROTOCOLS.md §1.2: no resume).
+   */
+  async #process(group: readonly (readonly Hashed[])[], options: UploadOptions): Promise<UploadOutcome[]> {
+    const items = group.flat()
+    try {
+      const rows = await withRetry(this.#http.retry, options.signal, () =>
+        this.#runProcess(group, options),
+      )
+      const byName = new Map<string, unknown>()
+      for (const row of rows) byName.set(row.name, row.cid)
+      return await Promise.all(
+        items.map(async (item) => {
+          try {
+            if (!byName.has(item.file.relPath)) {
+              throw new IntegrityError(`dStor finished without confirming ${item.file.relPath}`)
+            }
+            return await this.#confirm(item, byName.get(item.file.relPath))
+          } catch (error) {
+            return this.#failure(item.file, error, options.signal)
+          }
+        }),
+      )
+    } catch (error) {
+      const typed = toFerryError(error, options.signal)
+      if (typed.kind === 'auth' || typed.kind === 'cancelled') throw typed
+      return items.map((item) => ({ ok: false as const, file: item.file, error: typed }))
+    }
+  }
+
+  async #runProcess(
+    group: readonly (readonly Hashed[])[],
+    options: UploadOptions,
+  ): Promise<{ name: string; cid: unknown }[]> {
+    const { signal } = options
+    const { body } = await this.#http.json<{ token?: unknown }>({
+      method: 'POST',
+      url: this.#url('/v1/upload/get-token'),
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ chunks_number: group.length, folder_path: this.#remotePath }),
+      auth: this.#authProvider,
+      signal,
+    })
+    if (typeof body.token !== 'string' || !body.token) {
+      throw new IntegrityError('dStor answered get-token without an upload token')
+    }
+    const uploadToken = body.token
+    for (const chunk of group) {
+      const { body: answer } = await this.#http.json<{ received?: unknown }>({
+        method: 'POST',
+        url: this.#url('/v1/upload/'),
+        headers: { 'x-dstor-upload-token': uploadToken },
+        body: multipartBody(
+          chunk.map(({ file }) => ({
+            name: 'file',
+            filename: file.relPath,
+            source: { path: file.absPath, length: file.size },
+          })),
+          {
+            onPartBytes: (i, bytes) =>
+              options.onProgress?.({ relPath: (chunk[i] as Hashed).file.relPath, bytes }),
+          },
+        ),
+        auth: this.#authProvider,
+        signal,
+      })
+      if (typeof answer.received === 'number' && answer.received !== chunk.length) {
+        throw new RetryableError(
+          `dStor received ${answer.received} of the ${chunk.length} files sent; starting over`,
+        )
+      }
+    }
+    return this.#poll(uploadToken, signal)
+  }
+
+  async #poll(uploadToken: string, signal?: AbortSignal): Promise<{ name: string; cid: unknown }[]> {
+    const deadline = Date.now() + this.#statusTimeoutMs
+    for (let delay = 0; ; delay = Math.min(5_000, Math.max(500, delay * 1.5))) {
+      if (delay) await sleep(delay, signal)
+      const { body } = await this.#http.json<StatusAnswer>({
+        method: 'GET',
+        url: this.#url('/v1/upload/get-status/'),
+        headers: { 'x-dstor-upload-token': uploadToken },
+        auth: this.#authProvider,
+        signal,
+      })
+      if (body.status === 'DONE') return parseRows(body.data)
+      if (body.status === 'ERROR') {
+        const stage = typeof body.errorAtStage === 'string' ? body.errorAtStage : 'unknown stage'
+        const why =
+          typeof body.errorExplanation === 'string' ? body.errorExplanation : 'no explanation'
+        throw new PermanentError(`dStor could not store the files (at ${stage}): ${why}`, {
+          serverMessage: why,
+        })
+      }
+      // Unknown statuses mean "not finished yet", never success (PROTOCOLS.md preamble).
+      if (Date.now() > deadline) {
+        throw new RetryableError('dStor is still processing the upload; it will be checked again')
+      }
+    }
+  }
+
+  async #confirm(item: Hashed, cid: unknown): Promise<UploadOutcome> {
+    if (typeof cid !== 'string' || !cid) {
+      throw new IntegrityError(`dStor did not return a CID for ${item.file.relPath}`)
+    }
+    if (cid !== item.cid) {
+      throw new IntegrityError(
+        `dStor stored ${item.file.relPath} as ${cid}, but its content is ${item.cid}`,
+      )
+    }
+    await assertUnchanged(item.file)
+    return { ok: true, file: item.file, sha256: item.sha256, remote: { cid } }
+  }
+
+  #failure(file: LocalFile, error: unknown, signal?: AbortSignal): UploadOutcome {
+    const typed = toFerryError(error, signal)
+    if (typed.kind === 'auth' || typed instanceof CancelledError) throw typed
+    return { ok: false, file, error: typed }
+  }
+
+  async #fetchToken(signal?: AbortSignal): Promise<string> {
+    const url = this.#url('/v1/dev/temp-token')
+    const expiry = String(Math.floor(Date.now() / 1000) + this.#tokenLifetimeSec)
+    const { body } =
+      this.#auth.method === 'api-key'
+        ? await this.#http.json<{ access_token?: unknown }>({
+            method: 'GET',
+            url,
+            headers: { 'api-key': this.#auth.key, 'x-expiration': expiry },
+            signal,
+          })
+        : await this.#http.json<{ access_token?: unknown }>({
+            method: 'POST',
+            url,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ email: this.#auth.email, password: this.#auth.password }),
+            signal,
+          })
+    if (typeof body.access_token !== 'string') {
+      throw new IntegrityError('dStor answered without an access token')
+    }
+    return body.access_token
+  }
+
+  #url(path: string): URL {
+    const base = this.#base.href.endsWith('/') ? this.#base.href : `${this.#base.href}/`
+    return new URL(path.replace(/^\//, ''), base)
+  }
+}
+
+function parseRows(data: unknown): { name: string; cid: unknown }[] {
+  if (!Array.isArray(data)) throw new IntegrityError('dStor reported DONE without its file list')
+  return data.map((row: unknown) => {
+    const record = (row ?? {}) as Record<string, unknown>
+    return { name: String(record['Name'] ?? record['name'] ?? ''), cid: record['Hash'] ?? record['hash'] }
+  })
+}
+
+function normaliseRemotePath(path: string): string {
+  const clean = posix.normalize(`/${path}`).replace(/\/+$/, '')
+  return clean === '' ? '/' : clean
+}

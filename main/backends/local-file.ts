@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { lstat } from 'node:fs/promises'
+import type { LocalFile } from './backend.ts'
+import { CancelledError, LocalFileError } from './errors.ts'
+
+/** Something that sees every byte of a file during the one hashing read (CID, chunker…). */
+export type PieceConsumer = (piece: Uint8Array) => void | Promise<void>
+
+const READ_SIZE = 1024 * 1024
+
+/**
+ * The one streaming read of a file that yields its sha256 and feeds the backend's own hashers
+ * (PROTOCOLS.md §4). Fails with LocalFileError if the file is unreadable or its size is not the
+ * size it was listed with (it changed since).
+ */
+export async function hashFile(
+  file: LocalFile,
+  consumers: readonly PieceConsumer[] = [],
+  signal?: AbortSignal,
+): Promise<string> {
+  const sha256 = createHash('sha256')
+  let size = 0
+  const stream = createReadStream(file.absPath, { highWaterMark: READ_SIZE, signal })
+  try {
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      size += piece.length
+      sha256.update(piece)
+      for (const consume of consumers) await consume(piece)
+    }
+  } catch (error) {
+    if (signal?.aborted) throw new CancelledError()
+    throw unreadable(file, error)
+  }
+  if (size !== file.size) throw changed(file)
+  return sha256.digest('hex')
+}
+
+/**
+ * Re-checks a file after its upload (PROTOCOLS.md §4): if its size or mtime moved, what the
+ * server holds may not be what the file now is, so the result must not be recorded as synced.
+ */
+export async function assertUnchanged(file: LocalFile): Promise<void> {
+  let stats
+  try {
+    stats = await lstat(file.absPath)
+  } catch (error) {
+    throw unreadable(file, error)
+  }
+  if (stats.size !== file.size || stats.mtimeMs !== file.mtimeMs) throw changed(file)
+}
+
+function changed(file: LocalFile): LocalFileError {
+  return new LocalFileError(`${file.relPath} changed while it was being uploaded; it will be sent again`)
+}
+
+function unreadable(file: LocalFile, error: unknown): LocalFileError {
+  const code = (error as { code?: string }).code
+  const reason =
+    code === 'ENOENT'
+      ? 'it was deleted'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : ((error as Error).message ?? String(error))
+  return new LocalFileError(`Cannot read ${file.relPath}: ${reason}`, { cause: error })
+}

@@ -1,0 +1,244 @@
+import { basename, join } from 'node:path'
+import type {
+  Backend,
+  FolderTree,
+  LocalFile,
+  UploadOptions,
+  UploadOutcome,
+} from '../backend.ts'
+import { mapLimit } from '../concurrency.ts'
+import { IntegrityError, LocalFileError, toFerryError, type FerryError } from '../errors.ts'
+import type { AuthProvider, HttpClient } from '../http/client.ts'
+import { assertUnchanged } from '../local-file.ts'
+import { discoverTarget, type BlobTarget } from './blob-target.ts'
+import { BlobSender, type OutgoingBlob } from './blob-sender.ts'
+import { buildDirectoryBlobs, buildFileBlobs, type FileBlobs } from './file-blobs.ts'
+import { sortStaticSetEntries } from './schema.ts'
+
+export type PerkeepAuth =
+  | { readonly method: 'userpass'; readonly user: string; readonly password: string }
+  | { readonly method: 'token'; readonly token: string }
+
+export interface PerkeepOptions {
+  readonly server: string
+  readonly auth: PerkeepAuth
+  readonly http: HttpClient
+  /** Ask the server for a permanode per file, so files show in Perkeep's web UI. */
+  readonly vivify?: boolean
+  /** Files hashed at once. */
+  readonly concurrency?: number
+  /** Files per wave: a wave is hashed, then its missing blobs are sent together. */
+  readonly waveFiles?: number
+  readonly waveBytes?: number
+}
+
+interface Prepared {
+  readonly file: LocalFile
+  readonly blobs: FileBlobs
+}
+
+/**
+ * Perkeep: each file becomes content chunks plus `bytes`/`file` schema blobs, byte-identical to
+ * Perkeep's own client; folders become `static-set` + `directory` blobs (PROTOCOLS.md §3.5).
+ */
+export class PerkeepBackend implements Backend {
+  readonly kind = 'perkeep'
+  readonly #server: URL
+  readonly #http: HttpClient
+  readonly #auth: AuthProvider
+  readonly #vivify: boolean
+  readonly #concurrency: number
+  readonly #waveFiles: number
+  readonly #waveBytes: number
+  #sender: Promise<BlobSender> | undefined
+
+  constructor(options: PerkeepOptions) {
+    this.#http = options.http
+    this.#server = this.#http.checkUrl(options.server)
+    const header =
+      options.auth.method === 'userpass'
+        ? `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`
+        : `Token ${options.auth.token}`
+    // Static credentials: nothing to refresh; a 401 is final.
+    this.#auth = { headers: async () => ({ authorization: header }), refresh: async () => {} }
+    this.#vivify = options.vivify ?? false
+    this.#concurrency = options.concurrency ?? 4
+    this.#waveFiles = options.waveFiles ?? 1000
+    this.#waveBytes = options.waveBytes ?? 256 * 1024 * 1024
+  }
+
+  async checkAuth(signal?: AbortSignal): Promise<void> {
+    // Discovery may be open to all; a stat is always behind auth.
+    const target = await this.#targetOf(signal)
+    await target.stat([], signal)
+  }
+
+  async upload(files: readonly LocalFile[], options: UploadOptions = {}): Promise<UploadOutcome[]> {
+    const sender = await this.#ready(options.signal)
+    const outcomes: UploadOutcome[] = []
+    for (const wave of this.#waves(files)) {
+      const prepared: Prepared[] = []
+      await mapLimit(
+        wave,
+        this.#concurrency,
+        async (file) => {
+          try {
+            const blobs = await buildFileBlobs(file.absPath, file.relPath, { signal: options.signal })
+            if (blobs.size !== file.size) {
+              throw new LocalFileError(`${file.relPath} changed since it was listed`)
+            }
+            prepared.push({ file, blobs })
+          } catch (error) {
+            outcomes.push(this.#settle({ ok: false, file, error: toFerryError(error, options.signal) }, options))
+          }
+        },
+        options.signal,
+      )
+      for (const outcome of await this.#send(sender, prepared, options)) outcomes.push(outcome)
+    }
+    const byFile = new Map(outcomes.map((o) => [o.file, o]))
+    return files.map((file) => byFile.get(file) as UploadOutcome)
+  }
+
+  /** Stores the folder as static-set + directory blobs, deepest folders first; returns the root. */
+  async storeTree(tree: FolderTree, options: UploadOptions = {}): Promise<string> {
+    const sender = await this.#ready(options.signal)
+    const fileRefs = new Map(
+      tree.files.flatMap((f) => ('fileRef' in f.remote ? [[f.relPath, f.remote.fileRef] as const] : [])),
+    )
+    const dirRefs = new Map<string, string>()
+    const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length)
+    const folders = [...tree.folders].sort((a, b) => depth(b) - depth(a))
+    const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '')
+    for (const folder of folders) {
+      const entries = [
+        ...[...fileRefs].filter(([rel]) => parentOf(rel) === folder && rel !== folder),
+        ...[...dirRefs].filter(([rel]) => rel !== '' && parentOf(rel) === folder),
+      ].map(([rel, ref]) => ({ name: basename(rel), ref, isDirectory: dirRefs.has(rel) }))
+      const members = sortStaticSetEntries(entries).map((e) => e.ref)
+      const name = folder === '' ? basename(tree.root) : folder
+      const built = await buildDirectoryBlobs(join(tree.root, folder), name, members)
+      const failures = await sender.send(
+        built.blobs.map((blob) => ({
+          ref: blob.ref,
+          size: blob.size,
+          source: { bytes: blob.bytes },
+          owner: folder,
+        })),
+        { signal: options.signal },
+      )
+      const [first] = failures.values()
+      if (first) throw first
+      dirRefs.set(folder, built.ref)
+    }
+    const root = dirRefs.get('')
+    if (!root) throw new IntegrityError('The folder tree had no root')
+    return root
+  }
+
+  async close(): Promise<void> {
+    await this.#http.close()
+  }
+
+  async #send(sender: BlobSender, prepared: readonly Prepared[], options: UploadOptions): Promise<UploadOutcome[]> {
+    const blobsOf = (item: Prepared, withFileBlob: boolean): OutgoingBlob[] =>
+      item.blobs.blobs
+        .filter((blob) => withFileBlob || blob.ref !== item.blobs.fileRef)
+        .map((blob) => ({
+          ref: blob.ref,
+          size: blob.size,
+          source:
+            blob.kind === 'range'
+              ? { path: item.file.absPath, start: blob.offset, length: blob.size }
+              : { bytes: blob.bytes },
+          owner: item.file.relPath,
+        }))
+    const onProgress = options.onProgress
+      ? (owner: string, bytes: number) => options.onProgress?.({ relPath: owner, bytes })
+      : undefined
+    const failures = await sender.send(
+      prepared.flatMap((item) => blobsOf(item, !this.#vivify)),
+      { signal: options.signal, onProgress },
+    )
+    if (this.#vivify) {
+      // A file schema sent alone with the vivify header gets a permanode (PROTOCOLS.md §3.5).
+      for (const item of prepared) {
+        if (blobsOf(item, false).some((b) => failures.has(b.ref))) continue
+        const fileBlob = blobsOf(item, true).filter((b) => b.ref === item.blobs.fileRef)
+        for (const [ref, error] of await sender.send(fileBlob, {
+          signal: options.signal,
+          headers: { 'x-camlistore-vivify': '1' },
+        })) {
+          failures.set(ref, error)
+        }
+      }
+    }
+    return Promise.all(
+      prepared.map(async (item) => {
+        const error = blobsOf(item, true)
+          .map((b) => failures.get(b.ref))
+          .find((e): e is FerryError => e !== undefined)
+        try {
+          // Whatever the server said, a file that moved meanwhile is not what we sent.
+          await assertUnchanged(item.file)
+          if (error) throw error
+        } catch (thrown) {
+          return this.#settle(
+            { ok: false, file: item.file, error: toFerryError(thrown, options.signal) },
+            options,
+          )
+        }
+        return this.#settle(
+          {
+            ok: true,
+            file: item.file,
+            sha256: item.blobs.sha256hex,
+            remote: { fileRef: item.blobs.fileRef },
+          },
+          options,
+        )
+      }),
+    )
+  }
+
+  #settle(outcome: UploadOutcome, options: UploadOptions): UploadOutcome {
+    if (!outcome.ok && (outcome.error.kind === 'auth' || outcome.error.kind === 'cancelled')) {
+      throw outcome.error
+    }
+    options.onOutcome?.(outcome)
+    return outcome
+  }
+
+  *#waves(files: readonly LocalFile[]): Iterable<LocalFile[]> {
+    let wave: LocalFile[] = []
+    let bytes = 0
+    for (const file of files) {
+      if (wave.length > 0 && (wave.length >= this.#waveFiles || bytes + file.size > this.#waveBytes)) {
+        yield wave
+        wave = []
+        bytes = 0
+      }
+      wave.push(file)
+      bytes += file.size
+    }
+    if (wave.length > 0) yield wave
+  }
+
+  #target: Promise<BlobTarget> | undefined
+
+  #targetOf(signal?: AbortSignal): Promise<BlobTarget> {
+    this.#target ??= discoverTarget(this.#server, this.#http, this.#auth, signal).catch((error: unknown) => {
+      this.#target = undefined
+      throw error
+    })
+    return this.#target
+  }
+
+  #ready(signal?: AbortSignal): Promise<BlobSender> {
+    this.#sender ??= this.#targetOf(signal).then((target) => new BlobSender(target, this.#http.retry))
+    this.#sender.catch(() => {
+      this.#sender = undefined
+    })
+    return this.#sender
+  }
+}

@@ -1,0 +1,110 @@
+import { parseArgs } from 'node:util'
+import {
+  DEFAULT_AUTH,
+  isBackendKind,
+  splitServerUrl,
+  validateAccount,
+  type AccountConfig,
+  type AuthMethod,
+} from '../backends/account.ts'
+import { FerryError } from '../backends/errors.ts'
+import { CliError, EXIT } from './exit-codes.ts'
+
+export const USAGE = `Usage:
+  ferry push <folder> --backend dstor|kala|perkeep --server <url>
+             [--remote-path <path>] [--auth api-key|login|userpass|token] [--user <name>] [--json]
+  ferry login  --backend <b> --server <url> [--auth <a>] [--user <name>]
+  ferry logout --backend <b> --server <url> [--user <name>]
+
+The secret (API key, password or token, per --auth) comes from env FERRY_SECRET, else from the
+OS keychain entry saved by \`ferry login\`. State lives in env FERRY_HOME, else the app-data folder.
+Other options: --allow-insecure-http (plain http:// to a non-loopback host), --concurrency <n>.
+
+Exit codes: 0 done, 1 some files failed, 2 usage or configuration error, 3 authentication failed.`
+
+export interface ParsedArgs {
+  readonly command: 'push' | 'login' | 'logout' | 'help'
+  readonly folder?: string
+  readonly account?: AccountConfig
+  readonly remotePath: string
+  readonly json: boolean
+  readonly concurrency: number
+}
+
+/** Parses and validates the command line; every problem is a usage error (exit 2). */
+export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        backend: { type: 'string' },
+        server: { type: 'string' },
+        'remote-path': { type: 'string' },
+        auth: { type: 'string' },
+        user: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        concurrency: { type: 'string' },
+        'allow-insecure-http': { type: 'boolean', default: false },
+        'single-file-path': { type: 'string' },
+        'api-key-header': { type: 'string' },
+        vivify: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (error) {
+    throw new CliError(EXIT.usage, (error as Error).message)
+  }
+  const { values, positionals } = parsed
+  const [command, ...rest] = positionals
+  if (values.help || command === undefined || command === 'help') {
+    return { command: 'help', remotePath: '/', json: false, concurrency: 4 }
+  }
+  if (command !== 'push' && command !== 'login' && command !== 'logout') {
+    throw new CliError(EXIT.usage, `Unknown command "${command}"`)
+  }
+  if (command === 'push' && rest.length !== 1) {
+    throw new CliError(EXIT.usage, 'push takes exactly one folder')
+  }
+  if (command !== 'push' && rest.length > 0) {
+    throw new CliError(EXIT.usage, `${command} takes no folder`)
+  }
+  if (!values.backend || !isBackendKind(values.backend)) {
+    throw new CliError(EXIT.usage, '--backend must be dstor, kala or perkeep')
+  }
+  if (!values.server) throw new CliError(EXIT.usage, '--server is required')
+  const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency)
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new CliError(EXIT.usage, '--concurrency must be a whole number from 1 to 64')
+  }
+  try {
+    const { server, user: urlUser } = splitServerUrl(values.server)
+    const backend = values.backend
+    const auth = (values.auth ?? DEFAULT_AUTH[backend]) as AuthMethod
+    const user = values.user ?? urlUser ?? (backend === 'perkeep' ? 'ferry' : undefined)
+    const account: AccountConfig = {
+      backend,
+      server,
+      auth,
+      ...(user === undefined ? {} : { user }),
+      allowInsecureHttp: values['allow-insecure-http'],
+      ...(values['single-file-path'] ? { singleFilePath: values['single-file-path'] } : {}),
+      ...(values['api-key-header'] ? { apiKeyHeader: values['api-key-header'] } : {}),
+      vivify: values.vivify,
+    }
+    validateAccount(account)
+    return {
+      command,
+      ...(command === 'push' ? { folder: rest[0] } : {}),
+      account,
+      remotePath: values['remote-path'] ?? '/',
+      json: values.json,
+      concurrency,
+    }
+  } catch (error) {
+    if (error instanceof FerryError) throw new CliError(EXIT.usage, error.message)
+    throw error
+  }
+}

@@ -1,0 +1,75 @@
+import { join } from 'node:path'
+import type { AccountConfig } from '../backends/account.ts'
+import { createBackend } from '../backends/create-backend.ts'
+import { HttpClient } from '../backends/http/client.ts'
+import { stateDir } from '../platform/paths.ts'
+import { KeychainSecretStore } from '../platform/keychain.ts'
+import type { SecretStore } from '../platform/secret-store.ts'
+import { parseCommandLine, USAGE } from './args.ts'
+import { CliError, EXIT, type ExitCode } from './exit-codes.ts'
+import type { CliIo } from './io.ts'
+import { login, logout } from './login.ts'
+import { push } from './push.ts'
+import { resolveSecret } from './secret.ts'
+
+export interface CliDeps {
+  readonly secrets?: SecretStore
+  readonly signal?: AbortSignal
+}
+
+/** Runs one `ferry` command and returns its exit code; never throws. */
+export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<ExitCode> {
+  const secrets = deps.secrets ?? new KeychainSecretStore()
+  try {
+    const args = parseCommandLine(argv)
+    if (args.command === 'help' || !args.account) {
+      io.stdout.write(`${USAGE}\n`)
+      return EXIT.ok
+    }
+    const account = args.account
+    const make = (secret: string, remotePath = '/'): ReturnType<typeof createBackend> =>
+      createBackend(account, secret, {
+        http: newHttp(account),
+        remotePath,
+        concurrency: args.concurrency,
+      })
+    if (args.command === 'logout') return await logout(account, secrets, io)
+    if (args.command === 'login') return await login(account, (secret) => make(secret), secrets, io)
+    const secret = await resolveSecret(account, io.env, secrets)
+    const backend = make(secret, args.remotePath)
+    try {
+      return await push(
+        {
+          folder: args.folder as string,
+          backend,
+          server: account.server,
+          remotePath: args.remotePath,
+          indexPath: join(stateDir(io.env), 'index.sqlite'),
+          json: args.json,
+        },
+        io,
+        deps.signal,
+      )
+    } finally {
+      await backend.close()
+    }
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.stderr.write(`ferry: ${error.message}\n`)
+      if (error.code === EXIT.usage && /^(Unknown|push takes|--|Unexpected|Option)/.test(error.message)) {
+        io.stderr.write(`\n${USAGE}\n`)
+      }
+      return error.code
+    }
+    io.stderr.write(`ferry: ${(error as Error).message ?? String(error)}\n`)
+    return EXIT.someFailed
+  }
+}
+
+function newHttp(account: AccountConfig): HttpClient {
+  const names = { dstor: 'dStor', kala: 'Kala', perkeep: 'Perkeep' } as const
+  return new HttpClient({
+    allowInsecureHttp: account.allowInsecureHttp ?? false,
+    serviceName: names[account.backend],
+  })
+}

@@ -1,0 +1,144 @@
+/**
+ * Receives a dStor multipart body (PROTOCOLS.md §1.2, §1.3): every part is a file whose filename
+ * is a relative path. Each part streams to its own temp file, never into memory; a body over the
+ * limit is refused with 413 as soon as it passes the limit. On any refusal the files already
+ * written for this request are removed, so a request is all or nothing.
+ */
+import { createWriteStream } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import type { IncomingMessage } from 'node:http'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import busboy from 'busboy'
+import type { Busboy } from 'busboy'
+import { HttpError } from './kit.ts'
+
+/** One received file part, already on disk. */
+export interface ReceivedFile {
+  /** The part's filename: the file's path relative to the synced folder. */
+  readonly name: string
+  readonly tempPath: string
+  readonly size: number
+}
+
+export interface ReceiveOptions {
+  /** Folder for the temp files (must exist). */
+  readonly dir: string
+  readonly maxBodyBytes: number
+  /** Called for each part's filename before its bytes are read; throws an HttpError to refuse. */
+  readonly accept: (name: string | undefined) => void
+}
+
+/** The client went away mid-body: there is nobody left to answer. */
+export class ConnectionLost extends Error {}
+
+/** Streams every part of the request to `dir`; resolves once all are on disk. */
+export async function receiveFiles(
+  req: IncomingMessage,
+  options: ReceiveOptions,
+): Promise<ReceivedFile[]> {
+  const declared = Number(req.headers['content-length'])
+  if (declared > options.maxBodyBytes) throw new HttpError(413, 'request body too large')
+  let bb: Busboy
+  try {
+    // preservePath: the filename is a relative path, and busboy would otherwise keep only its
+    // last segment. defParamCharset: raw UTF-8 filenames (browsers send them unencoded).
+    bb = busboy({ headers: req.headers, defParamCharset: 'utf8', preservePath: true })
+  } catch (error) {
+    throw new HttpError(400, `expected a multipart/form-data body: ${(error as Error).message}`)
+  }
+
+  const files: Array<{ name: string; tempPath: string; size: number }> = []
+  const writes: Array<Promise<void>> = []
+  let refusal: Error | undefined
+  const refuse = (error: Error): void => {
+    refusal ??= error
+  }
+
+  bb.on('file', (_field: string, stream: Readable, info: { filename?: string }) => {
+    // Busboy may destroy a part's stream with the request's error before anyone listens.
+    stream.on('error', () => undefined)
+    if (refusal) {
+      stream.resume()
+      return
+    }
+    try {
+      options.accept(info.filename)
+    } catch (error) {
+      refuse(error as Error)
+      stream.resume()
+      return
+    }
+    const file = { name: info.filename ?? '', tempPath: join(options.dir, randomUUID()), size: 0 }
+    files.push(file)
+    stream.on('data', (chunk: Buffer) => {
+      file.size += chunk.length
+    })
+    writes.push(pipeline(stream, createWriteStream(file.tempPath)))
+  })
+  bb.on('field', (name: string) => {
+    refuse(new HttpError(400, `part "${name}" is not a file (it has no filename)`))
+  })
+
+  let failure: unknown
+  try {
+    await feed(req, bb, options.maxBodyBytes)
+  } catch (error) {
+    failure = error
+  }
+  for (const result of await Promise.allSettled(writes)) {
+    if (result.status === 'rejected') failure ??= result.reason
+  }
+  const error = failure ?? refusal ?? (files.length === 0 ? new HttpError(400, 'no file in the request') : undefined)
+  if (error !== undefined) {
+    await removeFiles(files)
+    if (error instanceof HttpError || error instanceof ConnectionLost) throw error
+    throw new HttpError(500, `cannot store the upload: ${String(error)}`)
+  }
+  return files
+}
+
+/** Deletes received temp files (after a refusal, or when a process is dropped). */
+export async function removeFiles(files: ReadonlyArray<{ readonly tempPath: string }>): Promise<void> {
+  await Promise.all(files.map((file) => rm(file.tempPath, { force: true })))
+}
+
+/** Pushes the request body into busboy with backpressure, counting it against the limit. */
+function feed(req: IncomingMessage, bb: Busboy, maxBodyBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = 0
+    let done = false
+    const fail = (error: Error): void => {
+      if (done) return
+      done = true
+      bb.destroy(error)
+      // Keep reading (and discarding) so the client can still read our answer.
+      req.resume()
+      reject(error)
+    }
+    req.on('data', (chunk: Buffer) => {
+      if (done) return
+      seen += chunk.length
+      if (seen > maxBodyBytes) return fail(new HttpError(413, 'request body too large'))
+      if (!bb.write(chunk)) req.pause()
+    })
+    req.on('end', () => {
+      if (!done) bb.end()
+    })
+    req.on('close', () => {
+      if (!req.complete) fail(new ConnectionLost('connection lost mid-body'))
+    })
+    bb.on('drain', () => {
+      if (!done) req.resume()
+    })
+    bb.on('error', (error: Error) => {
+      fail(new HttpError(400, `malformed multipart body: ${error.message}`))
+    })
+    bb.on('finish', () => {
+      done = true
+      resolve()
+    })
+  })
+}
