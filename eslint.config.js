@@ -9,11 +9,21 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'electron', message: 'Only main/index.ts, main/electron/** and preload/** may import electron.' }] },
+        {
+          paths: [
+            {
+              name: 'electron',
+              message: 'Only main/index.ts, main/electron/** and preload/** may import electron.',
+            },
+          ],
+        },
       ],
     },
   },

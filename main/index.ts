@@ -16,7 +16,8 @@ function createWindow(): void {
       nodeIntegration: false,
     },
   })
-  if (process.env['ELECTRON_RENDERER_URL']) void window.loadURL(process.env['ELECTRON_RENDERER_URL'])
+  if (process.env['ELECTRON_RENDERER_URL'])
+    void window.loadURL(process.env['ELECTRON_RENDERER_URL'])
   else void window.loadFile(join(import.meta.dirname, '../renderer/index.html'))
 }
 

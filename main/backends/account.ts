@@ -48,7 +48,9 @@ export function validateAccount(account: AccountConfig): void {
     )
   }
   if (account.auth === 'login' && !account.user) {
-    throw new ConfigError(`--auth login needs --user (the ${account.backend === 'dstor' ? 'e-mail' : 'user name'})`)
+    throw new ConfigError(
+      `--auth login needs --user (the ${account.backend === 'dstor' ? 'e-mail' : 'user name'})`,
+    )
   }
 }
 
@@ -65,7 +67,9 @@ export function splitServerUrl(input: string): { server: string; user?: string }
     throw new ConfigError(`Not a valid server address: ${input}`)
   }
   if (url.password) {
-    throw new ConfigError('Do not put a password in the server address; use FERRY_SECRET or `ferry login`')
+    throw new ConfigError(
+      'Do not put a password in the server address; use FERRY_SECRET or `ferry login`',
+    )
   }
   const user = url.username ? decodeURIComponent(url.username) : undefined
   url.username = ''

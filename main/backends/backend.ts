@@ -14,9 +14,7 @@ export interface LocalFile {
 
 /** What the server confirmed it holds for a file; the shape names the backend. */
 export type RemoteRef =
-  | { readonly cid: string }
-  | { readonly uuid: string }
-  | { readonly fileRef: string }
+  { readonly cid: string } | { readonly uuid: string } | { readonly fileRef: string }
 
 export type UploadOutcome =
   | {

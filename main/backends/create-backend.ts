@@ -15,7 +15,11 @@ export interface BackendWiring {
 }
 
 /** Builds the backend for an account and its secret (API key, password or token, per auth). */
-export function createBackend(account: AccountConfig, secret: string, wiring: BackendWiring): Backend {
+export function createBackend(
+  account: AccountConfig,
+  secret: string,
+  wiring: BackendWiring,
+): Backend {
   const { http, concurrency } = wiring
   const user = account.user ?? ''
   switch (account.backend) {

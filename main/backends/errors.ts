@@ -9,7 +9,8 @@
  * - config: bad settings (URL, auth method) that no retry fixes.
  * - cancelled: the caller aborted.
  */
-export type ErrorKind = 'auth' | 'retryable' | 'permanent' | 'integrity' | 'local' | 'config' | 'cancelled'
+export type ErrorKind =
+  'auth' | 'retryable' | 'permanent' | 'integrity' | 'local' | 'config' | 'cancelled'
 
 export interface FerryErrorDetails {
   readonly status?: number
@@ -87,7 +88,8 @@ export class CancelledError extends FerryError {
 export function toFerryError(error: unknown, signal?: AbortSignal): FerryError {
   if (error instanceof FerryError) return error
   if (signal?.aborted) return new CancelledError('Cancelled', { cause: error })
-  if (error instanceof Error && error.name === 'AbortError') return new CancelledError('Cancelled', { cause: error })
+  if (error instanceof Error && error.name === 'AbortError')
+    return new CancelledError('Cancelled', { cause: error })
   const message = error instanceof Error ? error.message : String(error)
   return new RetryableError(`Network error: ${message}`, { cause: error })
 }

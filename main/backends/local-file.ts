@@ -51,7 +51,9 @@ export async function assertUnchanged(file: LocalFile): Promise<void> {
 }
 
 function changed(file: LocalFile): LocalFileError {
-  return new LocalFileError(`${file.relPath} changed while it was being uploaded; it will be sent again`)
+  return new LocalFileError(
+    `${file.relPath} changed while it was being uploaded; it will be sent again`,
+  )
 }
 
 function unreadable(file: LocalFile, error: unknown): LocalFileError {

@@ -29,12 +29,18 @@ export async function login(
     await backend.close()
   }
   await keep(() => secrets.set(accountKey(account), secret))
-  io.stdout.write(`Signed in to ${account.server}; the ${describeSecret(account)} is in the system keychain.\n`)
+  io.stdout.write(
+    `Signed in to ${account.server}; the ${describeSecret(account)} is in the system keychain.\n`,
+  )
   return EXIT.ok
 }
 
 /** `ferry logout`: forgets the account's secret. */
-export async function logout(account: AccountConfig, secrets: SecretStore, io: CliIo): Promise<ExitCode> {
+export async function logout(
+  account: AccountConfig,
+  secrets: SecretStore,
+  io: CliIo,
+): Promise<ExitCode> {
   const removed = await keep(() => secrets.delete(accountKey(account)))
   io.stdout.write(
     removed ? `Signed out of ${account.server}.\n` : `No saved secret for ${account.server}.\n`,

@@ -8,7 +8,11 @@ export class ProgressBar {
   #files = 0
   #lastDraw = 0
 
-  constructor(out: NodeJS.WritableStream & { columns?: number }, totalFiles: number, totalBytes: number) {
+  constructor(
+    out: NodeJS.WritableStream & { columns?: number },
+    totalFiles: number,
+    totalBytes: number,
+  ) {
     this.#out = out
     this.#totalFiles = totalFiles
     this.#totalBytes = totalBytes
@@ -33,7 +37,10 @@ export class ProgressBar {
     const now = Date.now()
     if (!force && now - this.#lastDraw < 100) return
     this.#lastDraw = now
-    const fraction = this.#totalBytes > 0 ? this.#bytes / this.#totalBytes : this.#files / Math.max(1, this.#totalFiles)
+    const fraction =
+      this.#totalBytes > 0
+        ? this.#bytes / this.#totalBytes
+        : this.#files / Math.max(1, this.#totalFiles)
     const seconds = Math.max(0.001, (now - this.#started) / 1000)
     const rate = this.#bytes / seconds
     const label = ` ${Math.floor(fraction * 100)}% ${this.#files}/${this.#totalFiles} files ${formatBytes(this.#bytes)}/${formatBytes(this.#totalBytes)} ${formatBytes(rate)}/s`

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Backend, LocalFile, RemoteRef, UploadOutcome } from '../backends/backend.ts'
-import { FerryError, toFerryError } from '../backends/errors.ts'
+import type { FerryError } from '../backends/errors.ts'
+import { toFerryError } from '../backends/errors.ts'
 import { hashFile } from '../backends/local-file.ts'
 import { FileIndex, type SyncTarget } from '../sync/file-index.ts'
 import { walkFolder } from '../sync/walk.ts'
@@ -29,7 +30,11 @@ interface FileReport {
  * `ferry push`: uploads every regular file under the folder that is not already recorded as
  * synced (same size, mtime and content) and records each one the server confirms.
  */
-export async function push(request: PushRequest, io: CliIo, signal?: AbortSignal): Promise<ExitCode> {
+export async function push(
+  request: PushRequest,
+  io: CliIo,
+  signal?: AbortSignal,
+): Promise<ExitCode> {
   const folder = resolve(request.folder)
   const info = await stat(folder).catch(() => undefined)
   if (!info?.isDirectory()) throw new CliError(EXIT.usage, `${request.folder} is not a folder`)
@@ -56,10 +61,17 @@ export async function push(request: PushRequest, io: CliIo, signal?: AbortSignal
     const known = index.list(target)
     const confirmed = new Map<string, FileReport>()
     const failed: { path: string; error: string }[] = walk.skipped
-      .filter((entry) => !entry.reason.startsWith('symbolic link') && !entry.reason.startsWith('not a regular'))
-      .map((entry) => ({ path: entry.relPath, error: `Cannot read ${entry.relPath}: ${entry.reason}` }))
+      .filter(
+        (entry) =>
+          !entry.reason.startsWith('symbolic link') && !entry.reason.startsWith('not a regular'),
+      )
+      .map((entry) => ({
+        path: entry.relPath,
+        error: `Cannot read ${entry.relPath}: ${entry.reason}`,
+      }))
     for (const entry of walk.skipped) {
-      if (!failed.some((f) => f.path === entry.relPath)) log(`skipped ${entry.relPath}: ${entry.reason}`)
+      if (!failed.some((f) => f.path === entry.relPath))
+        log(`skipped ${entry.relPath}: ${entry.reason}`)
     }
 
     const pending: LocalFile[] = []
@@ -165,6 +177,9 @@ export async function push(request: PushRequest, io: CliIo, signal?: AbortSignal
   }
 }
 
-function report(path: string, record: { size: number; sha256: string; remote: RemoteRef }): FileReport {
+function report(
+  path: string,
+  record: { size: number; sha256: string; remote: RemoteRef },
+): FileReport {
   return { path, size: record.size, sha256: record.sha256, remote: record.remote }
 }

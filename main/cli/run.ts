@@ -6,7 +6,8 @@ import { stateDir } from '../platform/paths.ts'
 import { KeychainSecretStore } from '../platform/keychain.ts'
 import type { SecretStore } from '../platform/secret-store.ts'
 import { parseCommandLine, USAGE } from './args.ts'
-import { CliError, EXIT, type ExitCode } from './exit-codes.ts'
+import { FerryError } from '../backends/errors.ts'
+import { CliError, EXIT, exitCodeFor, type ExitCode } from './exit-codes.ts'
 import type { CliIo } from './io.ts'
 import { login, logout } from './login.ts'
 import { push } from './push.ts'
@@ -18,7 +19,11 @@ export interface CliDeps {
 }
 
 /** Runs one `ferry` command and returns its exit code; never throws. */
-export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<ExitCode> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo,
+  deps: CliDeps = {},
+): Promise<ExitCode> {
   const secrets = deps.secrets ?? new KeychainSecretStore()
   try {
     const args = parseCommandLine(argv)
@@ -56,13 +61,16 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
   } catch (error) {
     if (error instanceof CliError) {
       io.stderr.write(`ferry: ${error.message}\n`)
-      if (error.code === EXIT.usage && /^(Unknown|push takes|--|Unexpected|Option)/.test(error.message)) {
+      if (
+        error.code === EXIT.usage &&
+        /^(Unknown|push takes|--|Unexpected|Option)/.test(error.message)
+      ) {
         io.stderr.write(`\n${USAGE}\n`)
       }
       return error.code
     }
     io.stderr.write(`ferry: ${(error as Error).message ?? String(error)}\n`)
-    return EXIT.someFailed
+    return error instanceof FerryError ? exitCodeFor(error) : EXIT.someFailed
   }
 }
 

@@ -20,6 +20,12 @@ export class KeychainUnavailableError extends Error {
 /** The OS keychain through keytar (libsecret on Linux, Keychain on macOS, Credential Vault). */
 export class KeychainSecretStore implements SecretStore {
   #keytar: Keytar | undefined
+  readonly #timeoutMs: number
+
+  /** A locked keychain may wait forever for an unlock prompt nobody sees: give up after this. */
+  constructor(options: { timeoutMs?: number } = {}) {
+    this.#timeoutMs = options.timeoutMs ?? 15_000
+  }
 
   async get(account: string): Promise<string | undefined> {
     return (await this.#call((k) => k.getPassword(SERVICE, account))) ?? undefined
@@ -38,7 +44,7 @@ export class KeychainSecretStore implements SecretStore {
       // keytar is a native CommonJS module; loading it lazily keeps a missing libsecret from
       // breaking commands that never touch the keychain.
       this.#keytar ??= createRequire(import.meta.url)('keytar') as Keytar
-      return await use(this.#keytar)
+      return await withTimeout(use(this.#keytar), this.#timeoutMs)
     } catch (error) {
       throw new KeychainUnavailableError((error as Error).message)
     }
@@ -48,4 +54,13 @@ export class KeychainSecretStore implements SecretStore {
 /** The keychain entry name of an account: the secret's owner, never the secret. */
 export function keychainAccount(backend: string, server: string, user: string): string {
   return `${backend}:${user}@${server}`
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('it did not answer (is it locked?)')), ms)
+    timer.unref()
+  })
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
 }

@@ -12,7 +12,9 @@ export interface SampleFile {
 }
 
 /** A temp folder removed by `dispose()`. */
-export async function tempDir(prefix = 'ferry-test-'): Promise<{ path: string; dispose(): Promise<void> }> {
+export async function tempDir(
+  prefix = 'ferry-test-',
+): Promise<{ path: string; dispose(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
   return { path, dispose: () => rm(path, { recursive: true, force: true }) }
 }
@@ -31,7 +33,8 @@ export function sampleTree(options: { small?: boolean } = {}): SampleFile[] {
     { relPath: 'nested/a & b <c>.txt', content: Buffer.from('ampersand & angle <brackets>\n') },
     { relPath: 'photos/img 001.jpg', content: randomBytes(300_000) },
   ]
-  if (!options.small) files.push({ relPath: 'big/over-16MiB.bin', content: randomBytes(17 * 1024 * 1024 + 123) })
+  if (!options.small)
+    files.push({ relPath: 'big/over-16MiB.bin', content: randomBytes(17 * 1024 * 1024 + 123) })
   return files
 }
 

@@ -91,7 +91,10 @@ export async function receiveFiles(
   for (const result of await Promise.allSettled(writes)) {
     if (result.status === 'rejected') failure ??= result.reason
   }
-  const error = failure ?? refusal ?? (files.length === 0 ? new HttpError(400, 'no file in the request') : undefined)
+  const error =
+    failure ??
+    refusal ??
+    (files.length === 0 ? new HttpError(400, 'no file in the request') : undefined)
   if (error !== undefined) {
     await removeFiles(files)
     if (error instanceof HttpError || error instanceof ConnectionLost) throw error
@@ -101,7 +104,9 @@ export async function receiveFiles(
 }
 
 /** Deletes received temp files (after a refusal, or when a process is dropped). */
-export async function removeFiles(files: ReadonlyArray<{ readonly tempPath: string }>): Promise<void> {
+export async function removeFiles(
+  files: ReadonlyArray<{ readonly tempPath: string }>,
+): Promise<void> {
   await Promise.all(files.map((file) => rm(file.tempPath, { force: true })))
 }
 

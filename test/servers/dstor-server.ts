@@ -228,7 +228,11 @@ class DstorState {
     this.#secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32)
     const start = this.#now()
     const accounts = options.accounts ?? [
-      { apiKey: DSTOR_DEFAULT_API_KEY, email: DSTOR_DEFAULT_EMAIL, password: DSTOR_DEFAULT_PASSWORD },
+      {
+        apiKey: DSTOR_DEFAULT_API_KEY,
+        email: DSTOR_DEFAULT_EMAIL,
+        password: DSTOR_DEFAULT_PASSWORD,
+      },
     ]
     this.#accounts = accounts.map((account, i) => ({
       id: account.id ?? account.email ?? `account-${i + 1}`,
@@ -262,7 +266,11 @@ class DstorState {
     const key = header(ctx, 'api-key')
     const account = this.#accounts.find((a) => key !== undefined && a.apiKey === key)
     const now = this.#now()
-    if (!account || this.#revokedCredentials.has(keyCredential(account)) || account.apiKeyExpiresAt <= now) {
+    if (
+      !account ||
+      this.#revokedCredentials.has(keyCredential(account)) ||
+      account.apiKeyExpiresAt <= now
+    ) {
       throw new HttpError(401, 'invalid api key')
     }
     const exp = this.#expiry(ctx, now, account.apiKeyExpiresAt)
@@ -276,7 +284,11 @@ class DstorState {
       throw new HttpError(400, 'email and password are required')
     }
     const account = this.#accounts.find((a) => a.email !== undefined && a.email === email)
-    if (!account || account.password !== password || this.#revokedCredentials.has(loginCredential(account))) {
+    if (
+      !account ||
+      account.password !== password ||
+      this.#revokedCredentials.has(loginCredential(account))
+    ) {
       throw new HttpError(401, 'invalid email or password')
     }
     const now = this.#now()
@@ -319,7 +331,11 @@ class DstorState {
       },
     )
     const account = this.#accounts.find((a) => a.id === payload.sub)
-    if (!account || typeof payload.cred !== 'string' || this.#revokedCredentials.has(payload.cred)) {
+    if (
+      !account ||
+      typeof payload.cred !== 'string' ||
+      this.#revokedCredentials.has(payload.cred)
+    ) {
       throw new HttpError(401, 'invalid token')
     }
     return account
@@ -350,8 +366,10 @@ class DstorState {
     if (typeof chunks !== 'number' || !Number.isInteger(chunks) || chunks < 1) {
       throw new HttpError(400, 'chunks_number must be a positive integer')
     }
-    if (chunks > this.#maxChunks) throw new HttpError(413, `chunks_number is above ${this.#maxChunks}`)
-    if (typeof body.folder_path !== 'string') throw new HttpError(400, 'folder_path must be a string')
+    if (chunks > this.#maxChunks)
+      throw new HttpError(413, `chunks_number is above ${this.#maxChunks}`)
+    if (typeof body.folder_path !== 'string')
+      throw new HttpError(400, 'folder_path must be a string')
     const folderPath = normalizeFolder(body.folder_path)
     this.folderId(folderPath, account.id)
     const id = `p${this.#nextProcess++}`
@@ -479,7 +497,8 @@ class DstorState {
       await this.#pause()
       if (injected && failAt === 'ADDING_TO_IPFS') throw new InjectedError(injected)
       const added: Array<{ file: Process['files'][number]; cid: string }> = []
-      for (const file of process.files) added.push({ file, cid: (await ipfsAdd(file.tempPath)).cid })
+      for (const file of process.files)
+        added.push({ file, cid: (await ipfsAdd(file.tempPath)).cid })
       stage = process.status = 'SAVING_DATA'
       await this.#pause()
       if (injected && failAt === 'SAVING_DATA') throw new InjectedError(injected)
@@ -548,7 +567,8 @@ class DstorState {
       throw new HttpError(400, 'send x-dstor-folder-path or x-dstor-parent-id, not both')
     }
     if (rawParent !== undefined) {
-      if (!/^\d{1,15}$/.test(rawParent)) throw new HttpError(400, 'x-dstor-parent-id must be a number')
+      if (!/^\d{1,15}$/.test(rawParent))
+        throw new HttpError(400, 'x-dstor-parent-id must be a number')
       const id = Number(rawParent)
       if (id === 0) return ''
       const prefix = `${account.id}\n`
@@ -710,7 +730,10 @@ function checkFileName(name: string | undefined): string {
 function normalizeFolder(folderPath: string): string {
   const trimmed = folderPath.replace(/^\/+|\/+$/g, '')
   if (trimmed === '') return ''
-  if (trimmed.includes('\0') || trimmed.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+  if (
+    trimmed.includes('\0') ||
+    trimmed.split('/').some((s) => s === '' || s === '.' || s === '..')
+  ) {
     throw new HttpError(400, `invalid folder path "${folderPath}"`)
   }
   return trimmed

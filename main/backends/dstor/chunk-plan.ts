@@ -41,7 +41,10 @@ export function planChunks<T extends { readonly file: { readonly size: number } 
   let current: T[] = []
   let bytes = 0
   for (const item of batched) {
-    if (current.length >= maxFilesPerChunk || (current.length > 0 && bytes + item.file.size > maxBytesPerChunk)) {
+    if (
+      current.length >= maxFilesPerChunk ||
+      (current.length > 0 && bytes + item.file.size > maxBytesPerChunk)
+    ) {
       chunks.push(current)
       current = []
       bytes = 0

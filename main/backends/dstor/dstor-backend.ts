@@ -170,7 +170,10 @@ export class DstorBackend implements Backend {
    * A folder process for a group of files. Any failed request abandons the process; the whole
    * group then starts over as a new process (PROTOCOLS.md §1.2: no resume).
    */
-  async #process(group: readonly (readonly Hashed[])[], options: UploadOptions): Promise<UploadOutcome[]> {
+  async #process(
+    group: readonly (readonly Hashed[])[],
+    options: UploadOptions,
+  ): Promise<UploadOutcome[]> {
     const items = group.flat()
     try {
       const rows = await withRetry(this.#http.retry, options.signal, () =>
@@ -242,7 +245,10 @@ export class DstorBackend implements Backend {
     return this.#poll(uploadToken, signal)
   }
 
-  async #poll(uploadToken: string, signal?: AbortSignal): Promise<{ name: string; cid: unknown }[]> {
+  async #poll(
+    uploadToken: string,
+    signal?: AbortSignal,
+  ): Promise<{ name: string; cid: unknown }[]> {
     const deadline = Date.now() + this.#statusTimeoutMs
     for (let delay = 0; ; delay = Math.min(5_000, Math.max(500, delay * 1.5))) {
       if (delay) await sleep(delay, signal)
@@ -322,7 +328,10 @@ function parseRows(data: unknown): { name: string; cid: unknown }[] {
   if (!Array.isArray(data)) throw new IntegrityError('dStor reported DONE without its file list')
   return data.map((row: unknown) => {
     const record = (row ?? {}) as Record<string, unknown>
-    return { name: String(record['Name'] ?? record['name'] ?? ''), cid: record['Hash'] ?? record['hash'] }
+    return {
+      name: String(record['Name'] ?? record['name'] ?? ''),
+      cid: record['Hash'] ?? record['hash'],
+    }
   })
 }
 

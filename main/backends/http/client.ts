@@ -232,7 +232,8 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
 function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [key, value] of Object.entries(headers)) {
-    if (value !== undefined) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value
+    if (value !== undefined)
+      out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value
   }
   return out
 }

@@ -1,4 +1,5 @@
-import { CancelledError, FerryError, toFerryError } from '../errors.ts'
+import type { FerryError } from '../errors.ts'
+import { CancelledError, toFerryError } from '../errors.ts'
 
 /** How hard to try again after a retryable failure. */
 export interface RetryPolicy {

@@ -1,13 +1,8 @@
 import { basename } from 'node:path'
 import type { Backend, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'
-import {
-  FerryError,
-  IntegrityError,
-  PermanentError,
-  RetryableError,
-  toFerryError,
-} from '../errors.ts'
+import type { FerryError } from '../errors.ts'
+import { IntegrityError, PermanentError, RetryableError, toFerryError } from '../errors.ts'
 import type { AuthProvider, HttpClient } from '../http/client.ts'
 import { multipartBody } from '../http/multipart.ts'
 import { backoffDelay, sleep, withRetry } from '../http/retry.ts'
@@ -108,7 +103,8 @@ export class KalaBackend implements Backend {
       const hash = kalaHashFromHex(sha256)
       let lastError: FerryError | undefined
       for (let attempt = 0; attempt < SESSION_ATTEMPTS; attempt++) {
-        if (lastError) await sleep(backoffDelay(this.#http.retry, attempt, lastError.retryAfterMs), signal)
+        if (lastError)
+          await sleep(backoffDelay(this.#http.retry, attempt, lastError.retryAfterMs), signal)
         const uuid = await withRetry(this.#http.retry, signal, () =>
           this.#createSession(file, hash, signal),
         )
@@ -191,7 +187,11 @@ export class KalaBackend implements Backend {
     options: UploadOptions,
   ): Promise<void> {
     const body = multipartBody([
-      { name: 'mode', contentType: 'text/plain', source: { bytes: Buffer.from(offset === 0 ? 'WRITE' : 'APPEND') } },
+      {
+        name: 'mode',
+        contentType: 'text/plain',
+        source: { bytes: Buffer.from(offset === 0 ? 'WRITE' : 'APPEND') },
+      },
       {
         name: 'file',
         filename: basename(file.relPath),
@@ -239,6 +239,9 @@ export class KalaBackend implements Backend {
   }
 
   #url(path: string): URL {
-    return new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`)
+    return new URL(
+      path.replace(/^\//, ''),
+      this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`,
+    )
   }
 }

@@ -1,4 +1,5 @@
-import { FerryError, IntegrityError, PermanentError, toFerryError } from '../errors.ts'
+import type { FerryError } from '../errors.ts'
+import { IntegrityError, PermanentError, toFerryError } from '../errors.ts'
 import { multipartBody, type PartSource } from '../http/multipart.ts'
 import { backoffDelay, sleep, type RetryPolicy } from '../http/retry.ts'
 import { MAX_STAT_REFS, type BlobTarget } from './blob-target.ts'
@@ -35,7 +36,10 @@ export class BlobSender {
   }
 
   /** Sends what is missing; returns the refs that could not be stored, with why. */
-  async send(blobs: readonly OutgoingBlob[], options: SendOptions = {}): Promise<Map<string, FerryError>> {
+  async send(
+    blobs: readonly OutgoingBlob[],
+    options: SendOptions = {},
+  ): Promise<Map<string, FerryError>> {
     const failed = new Map<string, FerryError>()
     const unique = dedupe(blobs).filter((blob) => !this.#onServer.has(blob.ref))
     await this.#statInto(unique, options.signal)
@@ -111,11 +115,7 @@ export class BlobSender {
         onPartBytes: (i, bytes) => options.onProgress?.((batch[i] as OutgoingBlob).owner, bytes),
       },
     )
-    const { answer } = await this.#target.upload(
-      body,
-      { ...options.headers },
-      options.signal,
-    )
+    const { answer } = await this.#target.upload(body, { ...options.headers }, options.signal)
     const received = new Map(answer.received.map((r) => [r.blobRef, r.size]))
     for (const blob of batch) {
       const size = received.get(blob.ref)
@@ -124,7 +124,9 @@ export class BlobSender {
       else {
         failed.set(
           blob.ref,
-          new IntegrityError(`Perkeep stored ${blob.ref} with ${size} bytes instead of ${blob.size}`),
+          new IntegrityError(
+            `Perkeep stored ${blob.ref} with ${size} bytes instead of ${blob.size}`,
+          ),
         )
       }
     }

@@ -184,9 +184,12 @@ class LegacyTarget implements BlobTarget {
       })
       if (response.status === 404) {
         this.#uploadUrl = undefined
-        throw new RetryableError('The Perkeep upload URL was no longer valid; asking for a new one', {
-          status: 404,
-        })
+        throw new RetryableError(
+          'The Perkeep upload URL was no longer valid; asking for a new one',
+          {
+            status: 404,
+          },
+        )
       }
       this.#remember(answer)
       return { answer: uploadAnswer(answer), response }
@@ -218,7 +221,8 @@ class LegacyTarget implements BlobTarget {
     if (response.status === 404) return undefined
     const body = parseObject(response.text, 'preupload')
     this.#remember(body)
-    if (!this.#uploadUrl) throw new IntegrityError('Perkeep preupload answered without an uploadUrl')
+    if (!this.#uploadUrl)
+      throw new IntegrityError('Perkeep preupload answered without an uploadUrl')
     return sizedRefs(body['alreadyHave'], 'preupload')
   }
 

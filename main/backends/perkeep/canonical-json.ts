@@ -43,7 +43,13 @@ export function goJsonString(text: string): string {
       replacement = '\\"'
     } else if (code === 0x5c) {
       replacement = '\\\\'
-    } else if (code === 0x3c || code === 0x3e || code === 0x26 || code === 0x2028 || code === 0x2029) {
+    } else if (
+      code === 0x3c ||
+      code === 0x3e ||
+      code === 0x26 ||
+      code === 0x2028 ||
+      code === 0x2029
+    ) {
       replacement = `\\u${code.toString(16).padStart(4, '0')}`
     } else if (code >= 0xd800 && code <= 0xdfff) {
       const next = text.charCodeAt(i + 1)

@@ -74,7 +74,9 @@ export class Chunker {
       const d = tail[i] as number
       s1 = (s1 + (piece[i] as number) - d) | 0
       s2 = (s2 + s1 - ((d + CHAR_OFFSET) << 6)) | 0
-      if ((s2 & SPLIT_MASK) === SPLIT_MASK || i === forced) forced = this.#maybeCut(i, s1, s2, forced)
+      if ((s2 & SPLIT_MASK) === SPLIT_MASK || i === forced) {
+        forced = this.#maybeCut(i, s1, s2, forced)
+      }
     }
     let i = head
     while (i < length) {
@@ -149,7 +151,11 @@ export class Chunker {
     let bits: number
     if (size === MAX_CHUNK_SIZE) {
       bits = 20
-    } else if ((s2 & SPLIT_MASK) === SPLIT_MASK && n > FIRST_CHUNK_SIZE && size > TOO_SMALL_THRESHOLD) {
+    } else if (
+      (s2 & SPLIT_MASK) === SPLIT_MASK &&
+      n > FIRST_CHUNK_SIZE &&
+      size > TOO_SMALL_THRESHOLD
+    ) {
       // 13 + the count of consecutive one bits of the digest from bit 14 upwards.
       const ones = ~(((s1 << 16) | (s2 & 0xffff)) >>> 14)
       bits = 13 + (31 - Math.clz32(ones & -ones))

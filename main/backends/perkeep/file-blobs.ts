@@ -142,7 +142,9 @@ export async function buildSymlinkBlob(
 ): Promise<EntryBlobs> {
   const stat = await lstat(absPath, { bigint: true }).catch(localError('Cannot stat'))
   if (!stat.isSymbolicLink()) throw new LocalFileError('Not a symbolic link')
-  const target = await readlink(absPath, { encoding: 'buffer' }).catch(localError('Cannot read link'))
+  const target = await readlink(absPath, { encoding: 'buffer' }).catch(
+    localError('Cannot read link'),
+  )
   const unix = await attributes(stat, 'symlink', options.unixAttributes)
   const blob = symlinkBlob(lastSegment(name), target, unix)
   return { ref: blob.ref, blobs: [blob], mtimeNs: stat.mtimeNs }

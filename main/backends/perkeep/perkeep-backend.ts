@@ -1,11 +1,5 @@
 import { basename, join } from 'node:path'
-import type {
-  Backend,
-  FolderTree,
-  LocalFile,
-  UploadOptions,
-  UploadOutcome,
-} from '../backend.ts'
+import type { Backend, FolderTree, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'
 import { IntegrityError, LocalFileError, toFerryError, type FerryError } from '../errors.ts'
 import type { AuthProvider, HttpClient } from '../http/client.ts'
@@ -83,13 +77,20 @@ export class PerkeepBackend implements Backend {
         this.#concurrency,
         async (file) => {
           try {
-            const blobs = await buildFileBlobs(file.absPath, file.relPath, { signal: options.signal })
+            const blobs = await buildFileBlobs(file.absPath, file.relPath, {
+              signal: options.signal,
+            })
             if (blobs.size !== file.size) {
               throw new LocalFileError(`${file.relPath} changed since it was listed`)
             }
             prepared.push({ file, blobs })
           } catch (error) {
-            outcomes.push(this.#settle({ ok: false, file, error: toFerryError(error, options.signal) }, options))
+            outcomes.push(
+              this.#settle(
+                { ok: false, file, error: toFerryError(error, options.signal) },
+                options,
+              ),
+            )
           }
         },
         options.signal,
@@ -104,12 +105,15 @@ export class PerkeepBackend implements Backend {
   async storeTree(tree: FolderTree, options: UploadOptions = {}): Promise<string> {
     const sender = await this.#ready(options.signal)
     const fileRefs = new Map(
-      tree.files.flatMap((f) => ('fileRef' in f.remote ? [[f.relPath, f.remote.fileRef] as const] : [])),
+      tree.files.flatMap((f) =>
+        'fileRef' in f.remote ? [[f.relPath, f.remote.fileRef] as const] : [],
+      ),
     )
     const dirRefs = new Map<string, string>()
     const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length)
     const folders = [...tree.folders].sort((a, b) => depth(b) - depth(a))
-    const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '')
+    const parentOf = (rel: string): string =>
+      rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : ''
     for (const folder of folders) {
       const entries = [
         ...[...fileRefs].filter(([rel]) => parentOf(rel) === folder && rel !== folder),
@@ -140,7 +144,11 @@ export class PerkeepBackend implements Backend {
     await this.#http.close()
   }
 
-  async #send(sender: BlobSender, prepared: readonly Prepared[], options: UploadOptions): Promise<UploadOutcome[]> {
+  async #send(
+    sender: BlobSender,
+    prepared: readonly Prepared[],
+    options: UploadOptions,
+  ): Promise<UploadOutcome[]> {
     const blobsOf = (item: Prepared, withFileBlob: boolean): OutgoingBlob[] =>
       item.blobs.blobs
         .filter((blob) => withFileBlob || blob.ref !== item.blobs.fileRef)
@@ -213,7 +221,10 @@ export class PerkeepBackend implements Backend {
     let wave: LocalFile[] = []
     let bytes = 0
     for (const file of files) {
-      if (wave.length > 0 && (wave.length >= this.#waveFiles || bytes + file.size > this.#waveBytes)) {
+      if (
+        wave.length > 0 &&
+        (wave.length >= this.#waveFiles || bytes + file.size > this.#waveBytes)
+      ) {
         yield wave
         wave = []
         bytes = 0
@@ -227,15 +238,19 @@ export class PerkeepBackend implements Backend {
   #target: Promise<BlobTarget> | undefined
 
   #targetOf(signal?: AbortSignal): Promise<BlobTarget> {
-    this.#target ??= discoverTarget(this.#server, this.#http, this.#auth, signal).catch((error: unknown) => {
-      this.#target = undefined
-      throw error
-    })
+    this.#target ??= discoverTarget(this.#server, this.#http, this.#auth, signal).catch(
+      (error: unknown) => {
+        this.#target = undefined
+        throw error
+      },
+    )
     return this.#target
   }
 
   #ready(signal?: AbortSignal): Promise<BlobSender> {
-    this.#sender ??= this.#targetOf(signal).then((target) => new BlobSender(target, this.#http.retry))
+    this.#sender ??= this.#targetOf(signal).then(
+      (target) => new BlobSender(target, this.#http.retry),
+    )
     this.#sender.catch(() => {
       this.#sender = undefined
     })

@@ -6,7 +6,12 @@ import { join } from 'node:path'
 import { importer } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CID_CHUNK_SIZE, CID_MAX_CHILDREN, CidHasher, cidOfFile } from '../../../main/backends/dstor/cid.ts'
+import {
+  CID_CHUNK_SIZE,
+  CID_MAX_CHILDREN,
+  CidHasher,
+  cidOfFile,
+} from '../../../main/backends/dstor/cid.ts'
 import { CancelledError, LocalFileError } from '../../../main/backends/errors.ts'
 
 let dir: string
@@ -61,8 +66,16 @@ describe('CIDv0 vectors (PROTOCOLS.md §1.4)', () => {
   const vectors: ReadonlyArray<readonly [string, Uint8Array, string]> = [
     ['empty file', new Uint8Array(0), 'QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH'],
     ['hello world', Buffer.from('hello world'), 'Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD'],
-    ['hello world\\n', Buffer.from('hello world\n'), 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'],
-    ['45 900 000 zeros', new Uint8Array(45_900_000), 'QmRdPboiJQoZ5cdazR9a8vGqdJvWg6M5bfdtUSKNHpuscj'],
+    [
+      'hello world\\n',
+      Buffer.from('hello world\n'),
+      'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o',
+    ],
+    [
+      '45 900 000 zeros',
+      new Uint8Array(45_900_000),
+      'QmRdPboiJQoZ5cdazR9a8vGqdJvWg6M5bfdtUSKNHpuscj',
+    ],
   ]
 
   for (const [name, bytes, expected] of vectors) {

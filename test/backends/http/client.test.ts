@@ -55,7 +55,10 @@ describe('HttpClient', () => {
     router.faults.inject('echo', { type: 'status', status: 503, headers: { 'retry-after': '1' } })
     const before = router.log.count('echo')
     const started = Date.now()
-    const { body } = await client.json<{ ok: boolean }>({ method: 'GET', url: `${server.url}/echo` })
+    const { body } = await client.json<{ ok: boolean }>({
+      method: 'GET',
+      url: `${server.url}/echo`,
+    })
     expect(body.ok).toBe(true)
     expect(router.log.count('echo') - before).toBe(2)
     expect(Date.now() - started).toBeGreaterThanOrEqual(950)
@@ -65,7 +68,10 @@ describe('HttpClient', () => {
   it('retries a dropped connection on an idempotent request', async () => {
     const client = new HttpClient({ retry: fast })
     router.faults.inject('echo', { type: 'drop' }, { times: 2 })
-    const { body } = await client.json<{ ok: boolean }>({ method: 'GET', url: `${server.url}/echo` })
+    const { body } = await client.json<{ ok: boolean }>({
+      method: 'GET',
+      url: `${server.url}/echo`,
+    })
     expect(body.ok).toBe(true)
     await client.close()
   })
@@ -125,7 +131,9 @@ describe('HttpClient', () => {
       status: 400,
       serverMessage: 'folder_path is required',
     })
-    expect(String((error as Error).message)).toContain('dStor answered 400: folder_path is required')
+    expect(String((error as Error).message)).toContain(
+      'dStor answered 400: folder_path is required',
+    )
     await client.close()
   })
 

@@ -23,7 +23,10 @@ describe('KalaBackend against the reference server', () => {
     await dir.dispose()
   })
 
-  const backend = (auth: KalaAuth = { method: 'api-key', key: 'k-123' }, chunkSize?: number): KalaBackend =>
+  const backend = (
+    auth: KalaAuth = { method: 'api-key', key: 'k-123' },
+    chunkSize?: number,
+  ): KalaBackend =>
     new KalaBackend({
       server: server.url,
       auth,
@@ -155,7 +158,11 @@ describe('KalaBackend against the reference server', () => {
   it('reports an unreadable file and uploads the rest', async () => {
     await writeTree(dir.path, sampleTree({ small: true }))
     const files = await localFiles(dir.path)
-    const missing = { ...files[0]!, absPath: join(dir.path, 'vanished.txt'), relPath: 'vanished.txt' }
+    const missing = {
+      ...files[0]!,
+      absPath: join(dir.path, 'vanished.txt'),
+      relPath: 'vanished.txt',
+    }
     const kala = backend()
     const outcomes = await kala.upload([missing, ...files])
     expect(outcomes[0]).toMatchObject({ ok: false, error: { kind: 'local' } })

@@ -155,11 +155,19 @@ describe('canonicalJson', () => {
 describe('goJsonString', () => {
   it.each([
     ['plain', 'hello world', '"hello world"'],
-    ['HTML characters', '<a href="x">&</a>', '"\\u003ca href=\\"x\\"\\u003e\\u0026\\u003c/a\\u003e"'],
+    [
+      'HTML characters',
+      '<a href="x">&</a>',
+      '"\\u003ca href=\\"x\\"\\u003e\\u0026\\u003c/a\\u003e"',
+    ],
     ['line and paragraph separators', 'a\u2028b\u2029c', '"a\\u2028b\\u2029c"'],
     ['quote and backslash', '"\\', '"\\"\\\\"'],
     ['short escapes (Go 1.22+)', '\b\f\n\r\t', '"\\b\\f\\n\\r\\t"'],
-    ['other controls in lowercase hex', '\u0000\u0001\u000b\u001f', '"\\u0000\\u0001\\u000b\\u001f"'],
+    [
+      'other controls in lowercase hex',
+      '\u0000\u0001\u000b\u001f',
+      '"\\u0000\\u0001\\u000b\\u001f"',
+    ],
     ['DEL and non-ASCII raw', '\u007fé😀\u00a0', '"\u007fé😀\u00a0"'],
     ['lone surrogates as U+FFFD', 'a\ud800b\udc00', '"a\\ufffdb\\ufffd"'],
     ['escapes amid text', 'x<y', '"x\\u003cy"'],
@@ -180,7 +188,11 @@ describe('non-UTF-8 names', () => {
   it.each([
     // Perkeep's TestMixedArrayFromString cases.
     ['\\x80foo', bytes(0x80, 0x66, 0x6f, 0x6f), [128, 'foo']],
-    ['foo\\x80foo', Buffer.concat([Buffer.from('foo'), bytes(0x80), Buffer.from('foo')]), ['foo', 128, 'foo']],
+    [
+      'foo\\x80foo',
+      Buffer.concat([Buffer.from('foo'), bytes(0x80), Buffer.from('foo')]),
+      ['foo', 128, 'foo'],
+    ],
     ['foo\\x80', bytes(0x66, 0x6f, 0x6f, 0x80), ['foo', 128]],
     ['\\x80', bytes(0x80), [128]],
     ['\\x80\\x80', bytes(0x80, 0x80), [128, 128]],
@@ -189,8 +201,16 @@ describe('non-UTF-8 names', () => {
     ['overlong slash', bytes(0xc0, 0xaf), [192, 175]],
     ['UTF-16 surrogate', bytes(0xed, 0xa0, 0x80), [237, 160, 128]],
     ['above U+10FFFF', bytes(0xf4, 0x90, 0x80, 0x80), [244, 144, 128, 128]],
-    ['Latin-1 name', Buffer.concat([Buffer.from('Am'), bytes(0xe9), Buffer.from('lie.jpg')]), ['Am', 233, 'lie.jpg']],
-    ['valid text around', Buffer.concat([Buffer.from('é😀'), bytes(0xff), Buffer.from('€')]), ['é😀', 255, '€']],
+    [
+      'Latin-1 name',
+      Buffer.concat([Buffer.from('Am'), bytes(0xe9), Buffer.from('lie.jpg')]),
+      ['Am', 233, 'lie.jpg'],
+    ],
+    [
+      'valid text around',
+      Buffer.concat([Buffer.from('é😀'), bytes(0xff), Buffer.from('€')]),
+      ['é😀', 255, '€'],
+    ],
   ])('splits %s into a mixed array', (_name, input, expected) => {
     expect(mixedArrayOf(input)).toEqual(expected)
     expect(fileNameField(input)).toEqual({ fileNameBytes: expected })

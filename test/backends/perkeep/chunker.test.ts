@@ -139,7 +139,9 @@ describe('Chunker rules', () => {
       [262144 + (2 << 20), 1 << 20, 20],
       [262144 + (3 << 20), 262144, 0],
     ])
-    const mib = `sha224-${createHash('sha224').update(new Uint8Array(1 << 20)).digest('hex')}`
+    const mib = `sha224-${createHash('sha224')
+      .update(new Uint8Array(1 << 20))
+      .digest('hex')}`
     expect(chunks[1]?.ref).toBe(mib)
     expect(chunks[3]?.ref).toBe(mib)
   })
@@ -155,7 +157,9 @@ describe('Chunker rules', () => {
         offset: 0,
         size: 3,
         bits: 0,
-        ref: `sha224-${createHash('sha224').update(new Uint8Array([1, 2, 3])).digest('hex')}`,
+        ref: `sha224-${createHash('sha224')
+          .update(new Uint8Array([1, 2, 3]))
+          .digest('hex')}`,
       },
     ])
   })

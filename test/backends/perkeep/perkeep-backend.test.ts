@@ -22,7 +22,10 @@ describe('PerkeepBackend against the reference server', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
 
   const start = async (options: PerkeepServerOptions = {}): Promise<void> => {
-    server = await createPerkeepServer({ auth: { user: 'ferry', password: 'pw', token: 'tok' }, ...options })
+    server = await createPerkeepServer({
+      auth: { user: 'ferry', password: 'pw', token: 'tok' },
+      ...options,
+    })
   }
 
   beforeEach(async () => {
@@ -34,7 +37,9 @@ describe('PerkeepBackend against the reference server', () => {
     await dir.dispose()
   })
 
-  const backend = (options: { auth?: PerkeepAuth; vivify?: boolean; url?: string } = {}): PerkeepBackend =>
+  const backend = (
+    options: { auth?: PerkeepAuth; vivify?: boolean; url?: string } = {},
+  ): PerkeepBackend =>
     new PerkeepBackend({
       server: options.url ?? server.url,
       auth: options.auth ?? auth,
@@ -48,7 +53,9 @@ describe('PerkeepBackend against the reference server', () => {
       const fileRef = (outcome.remote as { fileRef: string }).fileRef
       const { readFile } = await import('node:fs/promises')
       const local = await readFile(outcome.file.absPath)
-      expect(sha256Hex(await server.fileBytes(fileRef)), outcome.file.relPath).toBe(sha256Hex(local))
+      expect(sha256Hex(await server.fileBytes(fileRef)), outcome.file.relPath).toBe(
+        sha256Hex(local),
+      )
     }
   }
 
@@ -120,7 +127,10 @@ describe('PerkeepBackend against the reference server', () => {
 
   it('recovers from a connection dropped mid-upload by stating and sending the remainder', async () => {
     await start()
-    await writeFile(join(dir.path, 'big.bin'), Buffer.alloc(40 * 1024 * 1024).map((_, i) => (i * 7919) % 253))
+    await writeFile(
+      join(dir.path, 'big.bin'),
+      Buffer.alloc(40 * 1024 * 1024).map((_, i) => (i * 7919) % 253),
+    )
     const perkeep = backend()
     server.router.faults.inject('perkeep.upload', { type: 'drop', afterBytes: 5 * 1024 * 1024 })
     await expectFiles(await perkeep.upload(await localFiles(dir.path)))
@@ -149,7 +159,11 @@ describe('PerkeepBackend against the reference server', () => {
     await start()
     await writeFile(join(dir.path, 'a.txt'), 'retry me')
     const perkeep = backend()
-    server.router.faults.inject('perkeep.upload', { type: 'status', status: 503, headers: { 'retry-after': '1' } })
+    server.router.faults.inject('perkeep.upload', {
+      type: 'status',
+      status: 503,
+      headers: { 'retry-after': '1' },
+    })
     const started = Date.now()
     await expectFiles(await perkeep.upload(await localFiles(dir.path)))
     expect(Date.now() - started).toBeGreaterThanOrEqual(950)
@@ -200,7 +214,9 @@ describe('PerkeepBackend against the reference server', () => {
     const perkeep = backend({ vivify: true })
     const [outcome] = await perkeep.upload(await localFiles(dir.path))
     await expectFiles([outcome!])
-    expect(server.vivified().has((outcome as { remote: { fileRef: string } }).remote.fileRef)).toBe(true)
+    expect(server.vivified().has((outcome as { remote: { fileRef: string } }).remote.fileRef)).toBe(
+      true,
+    )
     await perkeep.close()
   })
 
@@ -236,11 +252,14 @@ describe('PerkeepBackend against the reference server', () => {
       const walk = await walkFolder(dir.path)
       const outcomes = await perkeep.upload(walk.files)
       await expectFiles(outcomes)
-      for (const upload of server.uploads()) expect(upload.blobBytes).toBeLessThanOrEqual(1024 * 1024)
+      for (const upload of server.uploads())
+        expect(upload.blobBytes).toBeLessThanOrEqual(1024 * 1024)
       const root = await perkeep.storeTree({
         root: dir.path,
         folders: walk.folders,
-        files: outcomes.flatMap((o) => (o.ok ? [{ relPath: o.file.relPath, remote: o.remote }] : [])),
+        files: outcomes.flatMap((o) =>
+          o.ok ? [{ relPath: o.file.relPath, remote: o.remote }] : [],
+        ),
       })
       expect((await serverTree(root)).size).toBe(tree.length)
       await perkeep.close()
