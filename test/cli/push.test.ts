@@ -1,4 +1,4 @@
-import { readFile, writeFile, appendFile, rm } from 'node:fs/promises'
+import { appendFile, chmod, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -280,6 +280,30 @@ describe('ferry push (real process, real servers)', () => {
     const run = await pending
     expect(run.code, run.stderr).toBe(1)
     expect(run.json().failed).toEqual([{ path: 'b.txt', error: expect.stringMatching(/deleted/) }])
+  })
+
+  it('an unreadable file is reported with its reason; the rest is uploaded; exit 1', async () => {
+    const folder = join(work.path, 'unreadable')
+    await writeTree(folder, [
+      { relPath: 'ok.txt', content: Buffer.from('fine') },
+      { relPath: 'locked.txt', content: Buffer.from('no entry') },
+    ])
+    await chmod(join(folder, 'locked.txt'), 0o000)
+    // Root reads anything: drop the capabilities that let it, so permissions apply as for a user.
+    const wrapper =
+      process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : []
+    const env = { FERRY_SECRET: 'kala-key', FERRY_HOME: join(work.path, 'unreadable-home') }
+    const args = ['push', folder, '--backend', 'kala', '--server', kala.url, '--json']
+    const run = await runFerry(args, env, { wrapper })
+    expect(run.code, run.stderr).toBe(1)
+    expect(run.json().failed).toEqual([
+      { path: 'locked.txt', error: expect.stringMatching(/permission denied/) },
+    ])
+    expect(run.json().files.map((f) => f.path)).toEqual(['ok.txt'])
+    await chmod(join(folder, 'locked.txt'), 0o644)
+    const again = await runFerry(args, env, { wrapper })
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.json()).toMatchObject({ uploaded: 1, skipped: 1 })
   })
 
   it('a server answering with a wrong CID: not recorded, exit 1', async () => {

@@ -28,10 +28,16 @@ export interface PushJson {
 export function runFerry(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  options: { entry?: string; input?: string; onSpawn?: (kill: () => void) => void } = {},
+  options: {
+    entry?: string
+    input?: string
+    /** Runs the command under a wrapper (e.g. setpriv to drop root's permission bypass). */
+    wrapper?: readonly string[]
+  } = {},
 ): Promise<FerryRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.entry ?? FERRY_SOURCE, ...args], {
+    const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath]
+    const child = spawn(command as string, [...prefix, options.entry ?? FERRY_SOURCE, ...args], {
       env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env } as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
     })
@@ -40,7 +46,6 @@ export function runFerry(
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')))
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
     child.stdin.end(options.input ?? '')
-    options.onSpawn?.(() => child.kill('SIGTERM'))
     child.on('error', reject)
     child.on('close', (code) =>
       resolve({

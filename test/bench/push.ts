@@ -1,0 +1,252 @@
+/**
+ * `npm run bench:push`: how fast `ferry push` is next to the floor (read + sha256) and a plain
+ * streaming POST, on one big file (A) and many small files (B), against each reference server.
+ * Prints figures only; exits 0 unless it crashes. Options: see BENCH_USAGE in options.ts.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdir, rm, statfs } from 'node:fs/promises'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { BackendKind } from '../../main/backends/backend.ts'
+import { SANDBOX } from '../servers/sandbox.ts'
+import { hottestFunctions } from './cpu-profile.ts'
+import { BENCH_USAGE, parseBenchOptions, type BenchOptions, type WorkloadName } from './options.ts'
+import { killChildren, runMeasured, startServerHost, type ServerHost } from './processes.ts'
+import { markdownTable, textTable, verdicts, type Row, type WorkloadResult } from './report.ts'
+import { createBigFile, createSmallFiles, SMALL_FILE_BYTES, type Workload } from './workloads.ts'
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+const CLI = join(REPO, 'out', 'main', 'cli.js')
+const BASELINES = fileURLToPath(new URL('./baselines.ts', import.meta.url))
+const POST_PARALLEL = 4
+const SECRETS: Readonly<Record<BackendKind, string>> = {
+  dstor: SANDBOX.dstor.apiKey,
+  kala: SANDBOX.kala.apiKey,
+  perkeep: SANDBOX.perkeep.password,
+}
+const NAMES: Readonly<Record<BackendKind, string>> = {
+  dstor: 'dStor',
+  kala: 'Kala',
+  perkeep: 'Perkeep',
+}
+
+let options: BenchOptions
+try {
+  options = parseBenchOptions(process.argv.slice(2), process.env)
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${BENCH_USAGE}`)
+  process.exit(2)
+}
+
+const root = mkdtempSync(join(tmpdir(), 'ferry-bench-'))
+let cleaned = false
+const cleanUp = (): void => {
+  if (cleaned) return
+  cleaned = true
+  killChildren()
+  rmSync(root, { recursive: true, force: true })
+}
+process.on('exit', cleanUp)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\nInterrupted: stopping and removing ${root}`)
+    cleanUp()
+    process.exit(130)
+  })
+}
+
+const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`
+
+function build(): void {
+  const result = spawnSync('npm', ['run', 'build'], { cwd: REPO, encoding: 'utf8' })
+  if (result.status === 0) return
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15)
+  if (!existsSync(CLI)) throw new Error(`npm run build failed:\n${output.join('\n')}`)
+  console.log(`warning: npm run build failed; using the existing ${CLI}\n${output.join('\n')}`)
+}
+
+/** A rough upper bound of disk use: the data plus the three servers' copies and their temp files. */
+function diskNeeded(name: WorkloadName): number {
+  return name === 'A' ? options.size * 5 : options.files * SMALL_FILE_BYTES * 8 + 64 * 1024 ** 2
+}
+
+/** Flushes dirty pages so one step's writeback is not billed to the next. */
+function settle(): void {
+  spawnSync('sync')
+}
+
+async function step(
+  host: ServerHost,
+  label: string,
+  kind: Row['kind'],
+  nodeArgs: readonly string[],
+  check: (stdout: string) => string | undefined,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Row> {
+  settle()
+  const serverBefore = await host.cpuSeconds()
+  const run = await runMeasured(nodeArgs, {
+    env,
+    usageFile: join(root, 'usage.json'),
+    timeoutMs: options.timeoutMs,
+  })
+  const serverCpuSeconds = (await host.cpuSeconds()) - serverBefore
+  const tail = run.stderr.trim().split('\n').slice(-3).join(' | ')
+  let error: string | undefined
+  if (run.timedOut) error = `timed out after ${options.timeoutMs / 60_000} min`
+  else if (run.exitCode !== 0) error = `exit ${run.exitCode ?? run.signal}: ${tail}`
+  else error = check(run.stdout)
+  const figures = error
+    ? { error }
+    : {
+        seconds: run.seconds,
+        ...(run.usage
+          ? {
+              maxRssBytes: run.usage.maxRssKiB * 1024,
+              cpuSeconds: (run.usage.userCpuMicros + run.usage.systemCpuMicros) / 1e6,
+            }
+          : {}),
+        serverCpuSeconds,
+      }
+  console.log(`  ${label}: ${error ? `FAILED ${error}` : `${run.seconds.toFixed(2)} s`}`)
+  return { label, kind, ...figures }
+}
+
+function checkBaseline(workload: Workload) {
+  return (stdout: string): string | undefined => {
+    const result = JSON.parse(stdout) as { files: number; bytes: number }
+    return result.files === workload.files && result.bytes === workload.bytes
+      ? undefined
+      : `saw ${result.files} files / ${result.bytes} bytes`
+  }
+}
+
+function checkPush(workload: Workload) {
+  return (stdout: string): string | undefined => {
+    const lines = stdout.trim().split('\n')
+    const result = JSON.parse(lines[lines.length - 1] ?? '{}') as {
+      uploaded?: number
+      failed?: { path: string; error: string }[]
+    }
+    const failed = result.failed ?? []
+    if (failed.length > 0) return `${failed.length} failed, first: ${failed[0]?.error}`
+    return result.uploaded === workload.files
+      ? undefined
+      : `uploaded ${result.uploaded} of ${workload.files}`
+  }
+}
+
+async function runWorkload(name: WorkloadName): Promise<WorkloadResult | undefined> {
+  const dir = join(root, name)
+  const free = await statfs(root).then((s) => s.bavail * s.bsize)
+  if (free < diskNeeded(name)) {
+    console.log(
+      `Workload ${name} skipped: needs about ${gib(diskNeeded(name))} free in ${root}, ` +
+        `only ${gib(free)} available (try a smaller --size/--files or TMPDIR elsewhere).`,
+    )
+    return undefined
+  }
+  const description =
+    name === 'A'
+      ? `1 file of ${gib(options.size)} random bytes`
+      : `${options.files} files of 4 KiB random bytes in ${Math.min(100, options.files)} folders`
+  console.log(`\nWorkload ${name}: writing ${description}…`)
+  const data = join(dir, 'data')
+  const workload =
+    name === 'A'
+      ? await createBigFile(data, options.size)
+      : await createSmallFiles(data, options.files)
+  const host = await startServerHost(join(dir, 'servers'))
+  const rows: Row[] = []
+  try {
+    const baseline = checkBaseline(workload)
+    rows.push(
+      await step(host, 'floor (read + sha256)', 'floor', [BASELINES, 'hash', data], baseline),
+    )
+    const sink = host.urls.sink
+    const postArgs = [BASELINES, 'post', data, sink, String(POST_PARALLEL)]
+    const postLabel =
+      name === 'A' ? 'plain POST' : `plain POST (1 per file, ${POST_PARALLEL} at once)`
+    rows.push(await step(host, postLabel, 'post', postArgs, baseline))
+    if (name === 'B') {
+      const args = [BASELINES, 'post-single', data, sink]
+      rows.push(await step(host, 'plain POST (all in 1 request)', 'post-single', args, baseline))
+    }
+    for (const backend of options.backends) {
+      const home = join(dir, `home-${backend}`)
+      await mkdir(home, { recursive: true })
+      const profile = options.cpuProfDir
+        ? [
+            '--cpu-prof',
+            '--cpu-prof-dir',
+            options.cpuProfDir,
+            '--cpu-prof-name',
+            `push-${name}-${backend}.cpuprofile`,
+          ]
+        : []
+      const args = [
+        ...profile,
+        CLI,
+        'push',
+        data,
+        '--backend',
+        backend,
+        '--server',
+        host.urls[backend],
+        '--json',
+      ]
+      const env = { FERRY_SECRET: SECRETS[backend], FERRY_HOME: home }
+      rows.push(
+        await step(host, `ferry push → ${NAMES[backend]}`, 'push', args, checkPush(workload), env),
+      )
+    }
+  } finally {
+    await host.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+  const result: WorkloadResult = {
+    name,
+    description,
+    files: workload.files,
+    bytes: workload.bytes,
+    rows,
+  }
+  console.log(`\n${textTable(result)}`)
+  return result
+}
+
+build()
+const cpu = cpus()
+console.log(
+  `ferry push benchmark — Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? '?'}, ` +
+    `${gib(totalmem())} RAM, data in ${root} (warm page cache; each step runs in its own process)`,
+)
+const results: WorkloadResult[] = []
+for (const name of options.workloads) {
+  const result = await runWorkload(name)
+  if (result) results.push(result)
+}
+if (results.length > 0) {
+  console.log('\nBars (informational):')
+  for (const line of verdicts(results)) console.log(`  ${line}`)
+  console.log(`\nMarkdown:\n\n${markdownTable(results)}\n`)
+  console.log(
+    'MB = 10^6 bytes. Times are wall clock from spawn to exit (Node start-up included) of a ' +
+      'separate process; servers and the POST sink run in one more process. Floor: createReadStream ' +
+      `(1 MiB reads) + sha256, file after file. Plain POST: node:http keep-alive, ${POST_PARALLEL} at once.`,
+  )
+}
+if (options.cpuProfDir) {
+  for (const result of results) {
+    for (const backend of options.backends) {
+      const path = join(options.cpuProfDir, `push-${result.name}-${backend}.cpuprofile`)
+      if (!existsSync(path)) continue
+      console.log(
+        `\nHottest functions (self time), workload ${result.name}, ${NAMES[backend]}: ${path}`,
+      )
+      for (const line of await hottestFunctions(path)) console.log(line)
+    }
+  }
+}
