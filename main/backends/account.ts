@@ -64,7 +64,8 @@ export function splitServerUrl(input: string): { server: string; user?: string }
   try {
     url = new URL(input)
   } catch {
-    throw new ConfigError(`Not a valid server address: ${input}`)
+    // Never echo the input: it may hold a password (https://user:pw@host).
+    throw new ConfigError('Not a valid server address (expected https://host[:port][/path])')
   }
   if (url.password) {
     throw new ConfigError(

@@ -1,6 +1,8 @@
 /**
- * Runs `work` over `items` with at most `limit` at a time, in order of start, and returns the
- * results in input order. Stops starting new items once `signal` aborts.
+ * Runs `work` over `items` with at most `limit` at a time and returns the results in input
+ * order. The first failure stops new items from starting; running ones finish before it is
+ * rethrown, so nothing keeps working (or reporting) behind the caller's back. Cancellation via
+ * `signal` likewise stops new starts.
  */
 export async function mapLimit<T, R>(
   items: readonly T[],
@@ -10,13 +12,19 @@ export async function mapLimit<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(items.length)
   let next = 0
+  let failure: { readonly error: unknown } | undefined
   const worker = async (): Promise<void> => {
-    while (next < items.length && !signal?.aborted) {
+    while (next < items.length && !failure && !signal?.aborted) {
       const index = next++
-      results[index] = await work(items[index] as T, index)
+      try {
+        results[index] = await work(items[index] as T, index)
+      } catch (error) {
+        failure ??= { error }
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  if (failure) throw failure.error
   signal?.throwIfAborted()
   return results
 }

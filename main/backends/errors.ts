@@ -84,12 +84,40 @@ export class CancelledError extends FerryError {
   }
 }
 
-/** Wraps anything thrown into a FerryError, keeping typed ones as they are. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ERR_STREAM_PREMATURE_CLOSE',
+])
+
+/** True for failures of the network itself (undici's UND_ERR_* and the OS's socket errors). */
+export function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && (code.startsWith('UND_ERR_') || NETWORK_CODES.has(code))
+}
+
+/**
+ * Wraps anything thrown into a FerryError, keeping typed ones as they are. Only real network
+ * failures become retryable: anything else is a bug or a refusal, and retrying it blindly
+ * would only repeat it.
+ */
 export function toFerryError(error: unknown, signal?: AbortSignal): FerryError {
   if (error instanceof FerryError) return error
   if (signal?.aborted) return new CancelledError('Cancelled', { cause: error })
-  if (error instanceof Error && error.name === 'AbortError')
+  if (error instanceof Error && error.name === 'AbortError') {
     return new CancelledError('Cancelled', { cause: error })
+  }
   const message = error instanceof Error ? error.message : String(error)
-  return new RetryableError(`Network error: ${message}`, { cause: error })
+  if (isNetworkError(error))
+    return new RetryableError(`Network error: ${message}`, { cause: error })
+  return new PermanentError(`Internal error: ${message}`, { cause: error })
 }

@@ -1,9 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Backend, LocalFile, RemoteRef, UploadOutcome } from '../backends/backend.ts'
-import type { FerryError } from '../backends/errors.ts'
-import { toFerryError } from '../backends/errors.ts'
-import { hashFile } from '../backends/local-file.ts'
+import { toFerryError, type FerryError } from '../backends/errors.ts'
 import { FileIndex, type SyncTarget } from '../sync/file-index.ts'
 import { walkFolder } from '../sync/walk.ts'
 import { CliError, EXIT, exitCodeFor, type ExitCode } from './exit-codes.ts'
@@ -77,20 +75,11 @@ export async function push(
     const pending: LocalFile[] = []
     for (const file of walk.files) {
       const record = known.get(file.relPath)
-      if (record && record.size === file.size) {
-        if (record.mtimeMs === file.mtimeMs) {
-          confirmed.set(file.relPath, report(file.relPath, record))
-          continue
-        }
-        // Touched but maybe not changed: the content decides, and a match costs no upload.
-        const sha256 = await hashFile(file, [], signal).catch(() => undefined)
-        if (sha256 === record.sha256) {
-          index.record(target, { ...record, mtimeMs: file.mtimeMs })
-          confirmed.set(file.relPath, report(file.relPath, record))
-          continue
-        }
-      }
-      pending.push(file)
+      // Same size and mtime as when the server confirmed it: taken as the same content (the
+      // engine's scans hash what may have changed; push trusts the file system).
+      if (record && record.size === file.size && record.mtimeMs === file.mtimeMs) {
+        confirmed.set(file.relPath, report(file.relPath, record))
+      } else pending.push(file)
     }
     const skipped = confirmed.size
 
@@ -156,8 +145,11 @@ export async function push(
     }
 
     if (fatal) {
-      if (fatal.kind === 'auth') throw new CliError(EXIT.auth, fatal.message)
-      failed.push({ path: '', error: fatal.message })
+      // Every file the failure cut short is reported, not silently left out.
+      const settled = new Set([...confirmed.keys(), ...failed.map((f) => f.path)])
+      const cut = pending.filter((file) => !settled.has(file.relPath))
+      for (const file of cut) failed.push({ path: file.relPath, error: fatal.message })
+      if (cut.length === 0) failed.push({ path: '', error: fatal.message })
     }
     const files = [...confirmed.values()].sort((a, b) => (a.path < b.path ? -1 : 1))
     const summary = `${uploaded} uploaded, ${skipped} already synced, ${failed.length} failed`
@@ -170,7 +162,10 @@ export async function push(
       for (const failure of failed) if (bar) log(`failed ${failure.path}: ${failure.error}`)
       log(summary + (root ? ` — root ${root}` : ''))
     }
-    if (fatal?.kind === 'cancelled') return EXIT.someFailed
+    if (fatal?.kind === 'auth') {
+      io.stderr.write(`ferry: ${fatal.message}\n`)
+      return EXIT.auth
+    }
     return failed.length > 0 ? EXIT.someFailed : EXIT.ok
   } finally {
     index.close()

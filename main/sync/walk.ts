@@ -23,14 +23,15 @@ export interface WalkResult {
 export async function walkFolder(root: string): Promise<WalkResult> {
   const result: WalkResult = { files: [], folders: [], skipped: [] }
   const visit = async (rel: string): Promise<void> => {
-    result.folders.push(rel)
     let entries
     try {
       entries = await readdir(join(root, rel), { withFileTypes: true })
     } catch (error) {
+      // Not listed as a folder: stored empty, it would look as if its content was deleted.
       result.skipped.push({ relPath: rel || '.', reason: describeFsError(error) })
       return
     }
+    result.folders.push(rel)
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     for (const entry of entries) {
       const relPath = rel ? `${rel}/${entry.name}` : entry.name

@@ -1,13 +1,20 @@
 /** Child processes of the benchmark: measured runs and the server host, all killable on Ctrl-C. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
-import type { ProcessUsage } from './rss-reporter.ts'
 import type { HostUrls } from './server-host.ts'
 
-const REPORTER = pathToFileURL(fileURLToPath(new URL('./rss-reporter.ts', import.meta.url))).href
+const REPORTER = new URL('./rss-reporter.js', import.meta.url).href
 const SERVER_HOST = fileURLToPath(new URL('./server-host.ts', import.meta.url))
+
+/** What rss-reporter.js writes when a measured process exits. */
+export interface ProcessUsage {
+  /** Peak resident set size in KiB (Linux getrusage ru_maxrss). */
+  readonly maxRssKiB: number
+  readonly userCpuMicros: number
+  readonly systemCpuMicros: number
+}
 
 const live = new Set<ChildProcess>()
 

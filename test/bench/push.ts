@@ -93,10 +93,12 @@ async function step(
     timeoutMs: options.timeoutMs,
   })
   const serverCpuSeconds = (await host.cpuSeconds()) - serverBefore
-  const tail = run.stderr.trim().split('\n').slice(-3).join(' | ')
+  // The CLI's own explanation: its first `failed …` or `ferry: …` line, else its last line.
+  const said = run.stderr.trim().split('\n')
+  const reason = said.find((line) => /^(failed |ferry: )/.test(line)) ?? said[said.length - 1]
   let error: string | undefined
   if (run.timedOut) error = `timed out after ${options.timeoutMs / 60_000} min`
-  else if (run.exitCode !== 0) error = `exit ${run.exitCode ?? run.signal}: ${tail}`
+  else if (run.exitCode !== 0) error = `exit ${run.exitCode ?? run.signal}: ${reason}`
   else error = check(run.stdout)
   const figures = error
     ? { error }
@@ -235,7 +237,8 @@ if (results.length > 0) {
   console.log(
     'MB = 10^6 bytes. Times are wall clock from spawn to exit (Node start-up included) of a ' +
       'separate process; servers and the POST sink run in one more process. Floor: createReadStream ' +
-      `(1 MiB reads) + sha256, file after file. Plain POST: node:http keep-alive, ${POST_PARALLEL} at once.`,
+      `(1 MiB reads) + sha256, file after file. Plain POST: node:http keep-alive, ${POST_PARALLEL} at once. ` +
+      'The baselines are .ts scripts: their RSS includes ~15 MB of Node type stripping.',
   )
 }
 if (options.cpuProfDir) {

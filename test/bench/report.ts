@@ -36,7 +36,7 @@ const HEADERS = [
 ]
 
 function cells(result: WorkloadResult, row: Row): string[] {
-  if (row.seconds === undefined) return [row.label, `FAILED: ${row.error ?? '?'}`]
+  if (row.seconds === undefined) return [row.label, 'FAILED', ...HEADERS.slice(2).map(() => '')]
   const floor = result.rows.find((r) => r.kind === 'floor')?.seconds
   const post = result.rows.find((r) => r.kind === 'post')?.seconds
   const ratio = (base: number | undefined): string =>
@@ -65,9 +65,7 @@ export function textTable(result: WorkloadResult): string {
   const widths = HEADERS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
   const line = (r: readonly string[]): string =>
     r
-      .map((cell, i) =>
-        i === 0 || r.length < HEADERS.length ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!),
-      )
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join('  ')
       .trimEnd()
   return [
@@ -75,6 +73,7 @@ export function textTable(result: WorkloadResult): string {
     line(rows[0]!),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.slice(1).map(line),
+    ...failures(result).map((failure) => `  ${failure}`),
   ].join('\n')
 }
 
@@ -87,12 +86,17 @@ export function markdownTable(results: readonly WorkloadResult[]): string {
   ]
   for (const result of results) {
     for (const row of result.rows) {
-      const c = cells(result, row)
-      const filled = c.length < HEADERS.length ? [c[0]!, c[1]!, '', '', '', ''] : c.slice(0, 6)
-      out.push(`| ${result.name} | ${filled.join(' | ')} |`)
+      out.push(`| ${result.name} | ${cells(result, row).slice(0, 6).join(' | ')} |`)
     }
   }
-  return out.join('\n')
+  const notes = results.flatMap(failures).map((failure) => failure.replaceAll('|', '\\|'))
+  return [out.join('\n'), ...notes].join('\n\n')
+}
+
+function failures(result: WorkloadResult): string[] {
+  return result.rows
+    .filter((row) => row.error !== undefined)
+    .map((row) => `FAILED ${result.name} ${row.label}: ${row.error}`)
 }
 
 /** The bar verdicts, one line each. */

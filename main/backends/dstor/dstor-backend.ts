@@ -12,6 +12,7 @@ import type { AuthProvider, HttpClient } from '../http/client.ts'
 import { multipartBody } from '../http/multipart.ts'
 import { sleep, withRetry } from '../http/retry.ts'
 import { assertUnchanged, hashFile } from '../local-file.ts'
+import { ProgressTracker } from '../progress.ts'
 import { TokenCache } from '../token-cache.ts'
 import { CidHasher } from './cid.ts'
 import { planChunks, type ChunkLimits } from './chunk-plan.ts'
@@ -114,10 +115,17 @@ export class DstorBackend implements Backend {
       options.signal,
     )
     const plan = planChunks(hashed, this.#limits)
-    for (const item of plan.singles) settle(await this.#single(item, options))
-    for (const group of plan.processes) {
-      for (const outcome of await this.#process(group, options)) settle(outcome)
-    }
+    const progress = new ProgressTracker(options.onProgress)
+    // Singles and processes are independent: run them side by side, `concurrency` at a time.
+    const jobs = [
+      ...plan.singles.map(
+        (item) => async () => settle(await this.#single(item, progress, options)),
+      ),
+      ...plan.processes.map((group) => async () => {
+        for (const outcome of await this.#process(group, progress, options)) settle(outcome)
+      }),
+    ]
+    await mapLimit(jobs, this.#concurrency, (job) => job(), options.signal)
     return files.map((file) => outcomes.get(file) as UploadOutcome)
   }
 
@@ -138,7 +146,11 @@ export class DstorBackend implements Backend {
   }
 
   /** One file, one request: the answer carries its CID at once (PROTOCOLS.md §1.3). */
-  async #single(item: Hashed, options: UploadOptions): Promise<UploadOutcome> {
+  async #single(
+    item: Hashed,
+    progress: ProgressTracker,
+    options: UploadOptions,
+  ): Promise<UploadOutcome> {
     const { file } = item
     try {
       const folder = posix.join(this.#remotePath, posix.dirname(file.relPath))
@@ -147,16 +159,18 @@ export class DstorBackend implements Backend {
           method: 'POST',
           url: this.#url(this.#singlePath),
           headers: { 'x-dstor-folder-path': encodeURIComponent(folder).replace(/%2F/g, '/') },
-          body: multipartBody([
-            {
-              name: 'file',
-              filename: posix.basename(file.relPath),
-              source: { path: file.absPath, length: file.size },
-            },
-          ]),
+          body: multipartBody(
+            [
+              {
+                name: 'file',
+                filename: posix.basename(file.relPath),
+                source: { path: file.absPath, length: file.size },
+              },
+            ],
+            { onPartProgress: (_, sent) => progress.reach(file.relPath, sent, file.relPath) },
+          ),
           auth: this.#authProvider,
           signal: options.signal,
-          onBytesSent: (bytes) => options.onProgress?.({ relPath: file.relPath, bytes }),
         }),
       )
       const cid = body['Hash'] ?? body['hash']
@@ -172,12 +186,18 @@ export class DstorBackend implements Backend {
    */
   async #process(
     group: readonly (readonly Hashed[])[],
+    progress: ProgressTracker,
     options: UploadOptions,
   ): Promise<UploadOutcome[]> {
     const items = group.flat()
     try {
-      const rows = await withRetry(this.#http.retry, options.signal, () =>
-        this.#runProcess(group, options),
+      // A process that failed starts over as a new one; one still being processed when polling
+      // gives up is left alone (its files stay queued), not uploaded again at once.
+      const rows = await withRetry(
+        this.#http.retry,
+        options.signal,
+        () => this.#runProcess(group, progress, options),
+        { retryIf: (error) => !(error instanceof StillProcessingError) },
       )
       const byName = new Map<string, unknown>()
       for (const row of rows) byName.set(row.name, row.cid)
@@ -202,6 +222,7 @@ export class DstorBackend implements Backend {
 
   async #runProcess(
     group: readonly (readonly Hashed[])[],
+    progress: ProgressTracker,
     options: UploadOptions,
   ): Promise<{ name: string; cid: unknown }[]> {
     const { signal } = options
@@ -218,7 +239,7 @@ export class DstorBackend implements Backend {
     }
     const uploadToken = body.token
     for (const chunk of group) {
-      const { body: answer } = await this.#http.json<{ received?: unknown }>({
+      const { body: answer, response } = await this.#http.json<{ received?: unknown }>({
         method: 'POST',
         url: this.#url('/v1/upload/'),
         headers: { 'x-dstor-upload-token': uploadToken },
@@ -229,13 +250,17 @@ export class DstorBackend implements Backend {
             source: { path: file.absPath, length: file.size },
           })),
           {
-            onPartBytes: (i, bytes) =>
-              options.onProgress?.({ relPath: (chunk[i] as Hashed).file.relPath, bytes }),
+            onPartProgress: (i, sent) => {
+              const relPath = (chunk[i] as Hashed).file.relPath
+              progress.reach(relPath, sent, relPath)
+            },
           },
         ),
         auth: this.#authProvider,
         signal,
+        acceptStatus: [404],
       })
+      if (response.status === 404) throw processGone()
       if (typeof answer.received === 'number' && answer.received !== chunk.length) {
         throw new RetryableError(
           `dStor received ${answer.received} of the ${chunk.length} files sent; starting over`,
@@ -252,13 +277,15 @@ export class DstorBackend implements Backend {
     const deadline = Date.now() + this.#statusTimeoutMs
     for (let delay = 0; ; delay = Math.min(5_000, Math.max(500, delay * 1.5))) {
       if (delay) await sleep(delay, signal)
-      const { body } = await this.#http.json<StatusAnswer>({
+      const { body, response } = await this.#http.json<StatusAnswer>({
         method: 'GET',
         url: this.#url('/v1/upload/get-status/'),
         headers: { 'x-dstor-upload-token': uploadToken },
         auth: this.#authProvider,
         signal,
+        acceptStatus: [404],
       })
+      if (response.status === 404) throw processGone()
       if (body.status === 'DONE') return parseRows(body.data)
       if (body.status === 'ERROR') {
         const stage = typeof body.errorAtStage === 'string' ? body.errorAtStage : 'unknown stage'
@@ -270,7 +297,7 @@ export class DstorBackend implements Backend {
       }
       // Unknown statuses mean "not finished yet", never success (PROTOCOLS.md preamble).
       if (Date.now() > deadline) {
-        throw new RetryableError('dStor is still processing the upload; it will be checked again')
+        throw new StillProcessingError()
       }
     }
   }
@@ -304,6 +331,7 @@ export class DstorBackend implements Backend {
             url,
             headers: { 'api-key': this.#auth.key, 'x-expiration': expiry },
             signal,
+            authEndpoint: true,
           })
         : await this.#http.json<{ access_token?: unknown }>({
             method: 'POST',
@@ -311,6 +339,7 @@ export class DstorBackend implements Backend {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ email: this.#auth.email, password: this.#auth.password }),
             signal,
+            authEndpoint: true,
           })
     if (typeof body.access_token !== 'string') {
       throw new IntegrityError('dStor answered without an access token')
@@ -322,6 +351,20 @@ export class DstorBackend implements Backend {
     const base = this.#base.href.endsWith('/') ? this.#base.href : `${this.#base.href}/`
     return new URL(path.replace(/^\//, ''), base)
   }
+}
+
+/** Polling gave up while dStor was still working: the files stay queued for a later run. */
+class StillProcessingError extends RetryableError {
+  constructor() {
+    super('dStor is still processing the upload; it will be checked again later')
+  }
+}
+
+// The process expired or was forgotten (PROTOCOLS.md §1.2): its files go again in a new one.
+function processGone(): RetryableError {
+  return new RetryableError('dStor no longer knows this upload; starting a new one', {
+    status: 404,
+  })
 }
 
 function parseRows(data: unknown): { name: string; cid: unknown }[] {

@@ -6,6 +6,7 @@ import {
   ConfigError,
   FerryError,
   IntegrityError,
+  isNetworkError,
   PermanentError,
   RetryableError,
   toFerryError,
@@ -44,6 +45,11 @@ export interface RequestSpec {
   readonly onBytesSent?: (bytes: number) => void
   /** Statuses the caller handles itself instead of getting a typed error (e.g. 404, 413). */
   readonly acceptStatus?: readonly number[]
+  /**
+   * The request presents credentials (a token or login endpoint): a 403 then means they were
+   * refused. Elsewhere a 403 refuses one action (a path, a quota), not the account.
+   */
+  readonly authEndpoint?: boolean
 }
 
 export interface HttpResponse {
@@ -147,9 +153,12 @@ export class HttpClient {
     const authHeaders = spec.auth ? await spec.auth.headers(spec.signal) : {}
     const origin = url.origin
     for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { 'user-agent': 'Ferry/0.1', ...spec.headers }
-      // Credentials never follow a redirect to another origin.
-      if (url.origin === origin) Object.assign(headers, authHeaders)
+      // Nothing of ours follows a redirect to another origin: caller headers may carry keys
+      // (dStor's api-key) and bodies may carry passwords.
+      const sameOrigin = url.origin === origin
+      const headers: Record<string, string> = sameOrigin
+        ? { 'user-agent': 'Ferry/0.1', ...spec.headers, ...authHeaders }
+        : { 'user-agent': 'Ferry/0.1', accept: spec.headers?.['accept'] ?? '*/*' }
       const payload = encodeBody(body, headers, spec.onBytesSent)
       let answer: Dispatcher.ResponseData
       try {
@@ -169,6 +178,12 @@ export class HttpClient {
       if ([301, 302, 303, 307, 308].includes(status) && location && hop < MAX_REDIRECTS) {
         await answer.body.dump()
         url = this.checkUrl(new URL(location, url))
+        if (status >= 307 && body !== undefined && url.origin !== origin) {
+          throw new PermanentError(
+            `${this.#service} redirected an upload to another server (${describeUrl(url)}); refused`,
+            { status },
+          )
+        }
         if (status <= 303) {
           method = method === 'HEAD' ? 'HEAD' : 'GET'
           body = undefined
@@ -263,7 +278,7 @@ function statusError(response: HttpResponse, spec: RequestSpec, service: string)
   const where = `${spec.method} ${describeUrl(response.url)}`
   const text = `${service} answered ${status}${message ? `: ${message}` : ''} (${where})`
   const details = { status, serverMessage: message }
-  if (status === 401 || status === 403) return new AuthError(text, details)
+  if (status === 401 || (status === 403 && spec.authEndpoint)) return new AuthError(text, details)
   if (status === 408 || status === 425 || status === 429 || status >= 500) {
     return new RetryableError(text, {
       ...details,
@@ -289,8 +304,7 @@ function mapNetworkError(error: unknown, spec: RequestSpec, service: string): Fe
       cause: error,
     })
   }
-  const mapped = toFerryError(error, spec.signal)
-  if (mapped.kind !== 'retryable') return mapped
+  if (!isNetworkError(error)) return toFerryError(error, spec.signal)
   return new RetryableError(`Connection to ${service.toLowerCase()} failed: ${reason} (${where})`, {
     cause: error,
   })

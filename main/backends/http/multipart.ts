@@ -25,7 +25,10 @@ const CRLF = Buffer.from('\r\n')
  */
 export function multipartBody(
   parts: readonly Part[],
-  options: { readonly onPartBytes?: (partIndex: number, bytes: number) => void } = {},
+  options: {
+    /** After each piece of a part goes out: how many of its bytes went out in this opening. */
+    readonly onPartProgress?: (partIndex: number, sent: number) => void
+  } = {},
 ): BodySource & { readonly boundary: string } {
   const boundary = `----FerryBoundary${randomBytes(12).toString('hex')}`
   const heads = parts.map((part) => Buffer.from(partHead(boundary, part)))
@@ -41,10 +44,12 @@ export function multipartBody(
     async *open() {
       for (const [i, part] of parts.entries()) {
         yield heads[i] as Buffer
+        let sent = 0
         for await (const chunk of readSource(part.source)) {
           yield chunk
           // Reported once the consumer asks for more, i.e. as the socket takes the bytes.
-          options.onPartBytes?.(i, chunk.byteLength)
+          sent += chunk.byteLength
+          options.onPartProgress?.(i, sent)
         }
         yield CRLF
       }

@@ -62,7 +62,11 @@ export async function withRetry<T>(
   policy: RetryPolicy,
   signal: AbortSignal | undefined,
   attempt: (n: number) => Promise<T>,
-  onRetry?: (error: FerryError, delayMs: number) => void,
+  options: {
+    readonly onRetry?: (error: FerryError, delayMs: number) => void
+    /** Retryable errors this step must not retry itself (its caller recovers differently). */
+    readonly retryIf?: (error: FerryError) => boolean
+  } = {},
 ): Promise<T> {
   for (let n = 0; ; n++) {
     try {
@@ -70,11 +74,12 @@ export async function withRetry<T>(
     } catch (thrown) {
       const error = toFerryError(thrown, signal)
       if (error.kind !== 'retryable' || n >= policy.retries) throw error
+      if (options.retryIf && !options.retryIf(error)) throw error
       if (error.retryAfterMs !== undefined && error.retryAfterMs > policy.maxRetryAfterMs) {
         throw error
       }
       const delay = backoffDelay(policy, n + 1, error.retryAfterMs)
-      onRetry?.(error, delay)
+      options.onRetry?.(error, delay)
       await sleep(delay, signal)
     }
   }

@@ -15,7 +15,8 @@ export function assertAllowedUrl(input: string | URL, allowInsecureHttp: boolean
   try {
     url = new URL(input)
   } catch {
-    throw new ConfigError(`Not a valid server address: ${String(input)}`)
+    // Never echo the input: it may hold a password (https://user:pw@host).
+    throw new ConfigError('Not a valid server address (expected https://host[:port][/path])')
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ConfigError(`Unsupported address scheme ${url.protocol} (use https://)`)

@@ -7,6 +7,7 @@ import type { AuthProvider, HttpClient } from '../http/client.ts'
 import { multipartBody } from '../http/multipart.ts'
 import { backoffDelay, sleep, withRetry } from '../http/retry.ts'
 import { assertUnchanged, hashFile } from '../local-file.ts'
+import { ProgressTracker } from '../progress.ts'
 import { TokenCache } from '../token-cache.ts'
 import { kalaHashFromHex } from './hash.ts'
 
@@ -98,6 +99,7 @@ export class KalaBackend implements Backend {
 
   async #uploadOne(file: LocalFile, options: UploadOptions): Promise<UploadOutcome> {
     const { signal } = options
+    const progress = new ProgressTracker(options.onProgress)
     try {
       const sha256 = await hashFile(file, [], signal)
       const hash = kalaHashFromHex(sha256)
@@ -108,7 +110,21 @@ export class KalaBackend implements Backend {
         const uuid = await withRetry(this.#http.retry, signal, () =>
           this.#createSession(file, hash, signal),
         )
-        await withRetry(this.#http.retry, signal, () => this.#writeAll(uuid, file, options))
+        try {
+          // A lost session (404) is not retried in place: the next turn opens a new one.
+          await withRetry(
+            this.#http.retry,
+            signal,
+            () => this.#writeAll(uuid, file, progress, options),
+            {
+              retryIf: (error) => error.status !== 404,
+            },
+          )
+        } catch (error) {
+          lastError = toFerryError(error, signal)
+          if (lastError.status === 404) continue
+          throw lastError
+        }
         try {
           await this.#closeSession(uuid, signal)
         } catch (error) {
@@ -152,14 +168,19 @@ export class KalaBackend implements Backend {
    * from byte 0 (the caller retries this whole step), since APPEND carries no offset and the
    * server cannot be asked how much it holds (PROTOCOLS.md §2.3).
    */
-  async #writeAll(uuid: string, file: LocalFile, options: UploadOptions): Promise<void> {
+  async #writeAll(
+    uuid: string,
+    file: LocalFile,
+    progress: ProgressTracker,
+    options: UploadOptions,
+  ): Promise<void> {
     for (;;) {
       const chunk = this.#chunkSize
       try {
         let offset = 0
         do {
           const length = Math.min(chunk, file.size - offset)
-          await this.#write(uuid, file, offset, length, options)
+          await this.#write(uuid, file, offset, length, progress, options)
           offset += length
         } while (offset < file.size)
         return
@@ -184,27 +205,34 @@ export class KalaBackend implements Backend {
     file: LocalFile,
     offset: number,
     length: number,
+    progress: ProgressTracker,
     options: UploadOptions,
   ): Promise<void> {
-    const body = multipartBody([
+    const body = multipartBody(
+      [
+        {
+          name: 'mode',
+          contentType: 'text/plain',
+          source: { bytes: Buffer.from(offset === 0 ? 'WRITE' : 'APPEND') },
+        },
+        {
+          name: 'file',
+          filename: basename(file.relPath),
+          source: { path: file.absPath, start: offset, length },
+        },
+      ],
       {
-        name: 'mode',
-        contentType: 'text/plain',
-        source: { bytes: Buffer.from(offset === 0 ? 'WRITE' : 'APPEND') },
+        onPartProgress: (part, sent) => {
+          if (part === 1) progress.reach(file.relPath, offset + sent, file.relPath)
+        },
       },
-      {
-        name: 'file',
-        filename: basename(file.relPath),
-        source: { path: file.absPath, start: offset, length },
-      },
-    ])
+    )
     const { body: answer } = await this.#http.json<{ data?: { size?: unknown } }>({
       method: 'POST',
       url: this.#url(`${SESSIONS}/${encodeURIComponent(uuid)}/write`),
       body,
       auth: this.#authProvider,
       signal: options.signal,
-      onBytesSent: (bytes) => options.onProgress?.({ relPath: file.relPath, bytes }),
     })
     const held = answer.data?.size
     // The server's count is our only view of the session: if it disagrees, start over.
@@ -232,6 +260,7 @@ export class KalaBackend implements Backend {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: this.#auth.username, password: this.#auth.password }),
       signal,
+      authEndpoint: true,
     })
     const token = body.data?.access_token
     if (typeof token !== 'string') throw new IntegrityError('Kala answered a login without a token')

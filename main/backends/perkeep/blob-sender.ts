@@ -1,7 +1,7 @@
-import type { FerryError } from '../errors.ts'
-import { IntegrityError, PermanentError, toFerryError } from '../errors.ts'
+import { IntegrityError, PermanentError, toFerryError, type FerryError } from '../errors.ts'
 import { multipartBody, type PartSource } from '../http/multipart.ts'
 import { backoffDelay, sleep, type RetryPolicy } from '../http/retry.ts'
+import type { ProgressTracker } from '../progress.ts'
 import { MAX_STAT_REFS, type BlobTarget } from './blob-target.ts'
 
 /** A blob to get onto the server, and whose progress its bytes count towards. */
@@ -10,19 +10,27 @@ export interface OutgoingBlob {
   readonly size: number
   readonly source: PartSource
   readonly owner: string
+  /** Schema blobs go after every content chunk, in list order (PROTOCOLS.md §3.5 "Order"). */
+  readonly schema: boolean
 }
 
 export interface SendOptions {
   readonly signal?: AbortSignal
-  readonly onProgress?: (owner: string, bytes: number) => void
-  readonly headers?: Readonly<Record<string, string>>
+  readonly progress?: ProgressTracker
+  /** Multipart requests of content chunks in flight at once. */
+  readonly parallel?: number
 }
 
 /**
  * Gets blobs onto a Perkeep server the way its own client does: stat first (in batches of at
- * most 1000) and send only what is missing, in order, in multipart requests of at most 32 MB
- * (or the legacy server's limit). Only a ref listed in `received` with the right size counts;
- * after a dropped request it stats again to learn what arrived, then sends the remainder.
+ * most 1000) and send only what is missing, in multipart requests of at most 32 MB (or the
+ * legacy server's limit, read afresh for each request). Content chunks go first, several
+ * requests at a time; schema blobs follow, in order, so a schema never lands before what it
+ * names. Only a ref listed in `received` with the right size counts; after a failed request it
+ * stats again to learn what arrived, then sends the remainder.
+ *
+ * Failures are per blob: the caller turns them into per-file outcomes. Only auth and
+ * cancellation end the whole call.
  */
 export class BlobSender {
   readonly #target: BlobTarget
@@ -42,34 +50,59 @@ export class BlobSender {
   ): Promise<Map<string, FerryError>> {
     const failed = new Map<string, FerryError>()
     const unique = dedupe(blobs).filter((blob) => !this.#onServer.has(blob.ref))
-    await this.#statInto(unique, options.signal)
+    try {
+      await this.#statInto(unique, options.signal)
+    } catch (error) {
+      const typed = fatalOr(error, options.signal)
+      for (const blob of unique) failed.set(blob.ref, typed)
+      return failed
+    }
+    const missing = (schema: boolean): OutgoingBlob[] =>
+      unique.filter((b) => b.schema === schema && !this.#onServer.has(b.ref) && !failed.has(b.ref))
+    await this.#sendAll(() => missing(false), failed, options, options.parallel ?? 4)
+    await this.#sendAll(() => missing(true), failed, options, 1)
+    return failed
+  }
+
+  async #sendAll(
+    pending: () => OutgoingBlob[],
+    failed: Map<string, FerryError>,
+    options: SendOptions,
+    parallel: number,
+  ): Promise<void> {
+    let lastError: FerryError | undefined
     for (let round = 0; ; round++) {
-      const missing = unique.filter((b) => !this.#onServer.has(b.ref) && !failed.has(b.ref))
-      if (missing.length === 0) return failed
-      if (round > this.#retry.retries) {
-        const error = new PermanentError('Perkeep did not store every part of the file')
-        for (const blob of missing) failed.set(blob.ref, error)
-        return failed
+      if (lastError) {
+        await sleep(backoffDelay(this.#retry, round, lastError.retryAfterMs), options.signal)
+        // What made it before the failure is on the server already: ask instead of resending.
+        await this.#statInto(pending(), options.signal).catch(() => undefined)
       }
-      let lastError: FerryError | undefined
-      for (const batch of this.#batches(missing)) {
-        try {
-          await this.#post(batch, failed, options)
-        } catch (error) {
-          const typed = toFerryError(error, options.signal)
-          if (typed.kind !== 'retryable' && typed.kind !== 'integrity') throw typed
-          lastError = typed
-          break
+      const todo = pending()
+      if (todo.length === 0) return
+      if (round > this.#retry.retries) {
+        // Out of rounds: say why (an outage stays retryable; silence from the server is not).
+        const error =
+          lastError ?? new PermanentError('Perkeep did not store every part of the file')
+        for (const blob of todo) failed.set(blob.ref, error)
+        return
+      }
+      lastError = undefined
+      const queue = [...todo]
+      const worker = async (): Promise<void> => {
+        while (queue.length > 0 && !lastError) {
+          const batch = this.#nextBatch(queue, failed)
+          if (batch.length === 0) continue
+          try {
+            await this.#post(batch, failed, options)
+          } catch (error) {
+            const typed = fatalOr(error, options.signal)
+            if (typed.kind === 'retryable' || typed.kind === 'integrity') lastError = typed
+            // A refusal of the whole request (400, 413…): those blobs, and their files, fail.
+            else for (const blob of batch) failed.set(blob.ref, typed)
+          }
         }
       }
-      if (lastError) {
-        await sleep(backoffDelay(this.#retry, round + 1, lastError.retryAfterMs), options.signal)
-        // What made it before the drop is on the server already: ask instead of resending.
-        await this.#statInto(
-          unique.filter((b) => !this.#onServer.has(b.ref)),
-          options.signal,
-        ).catch(() => undefined)
-      }
+      await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker))
     }
   }
 
@@ -77,31 +110,38 @@ export class BlobSender {
     for (let i = 0; i < blobs.length; i += MAX_STAT_REFS) {
       const batch = blobs.slice(i, i + MAX_STAT_REFS)
       const sizes = new Map(batch.map((b) => [b.ref, b.size]))
-      for (const { blobRef, size } of await this.#target.stat(
+      const known = await this.#target.stat(
         batch.map((b) => b.ref),
         signal,
-      )) {
+      )
+      for (const { blobRef, size } of known) {
         if (sizes.get(blobRef) === size) this.#onServer.add(blobRef)
       }
     }
   }
 
-  #batches(blobs: readonly OutgoingBlob[]): OutgoingBlob[][] {
+  /** Takes the next request's worth of blobs off `queue`, under the server's current limit. */
+  #nextBatch(queue: OutgoingBlob[], failed: Map<string, FerryError>): OutgoingBlob[] {
     const limit = this.#target.maxRequestBytes()
-    const batches: OutgoingBlob[][] = []
-    let current: OutgoingBlob[] = []
+    const batch: OutgoingBlob[] = []
     let bytes = 0
-    for (const blob of blobs) {
-      if (current.length > 0 && bytes + blob.size > limit) {
-        batches.push(current)
-        current = []
-        bytes = 0
+    while (queue.length > 0) {
+      const blob = queue[0] as OutgoingBlob
+      if (blob.size > limit) {
+        queue.shift()
+        failed.set(
+          blob.ref,
+          new PermanentError(
+            `A ${blob.size}-byte piece is over this Perkeep server's ${limit}-byte upload limit`,
+          ),
+        )
+        continue
       }
-      current.push(blob)
+      if (batch.length > 0 && bytes + blob.size > limit) break
+      batch.push(queue.shift() as OutgoingBlob)
       bytes += blob.size
     }
-    if (current.length > 0) batches.push(current)
-    return batches
+    return batch
   }
 
   async #post(
@@ -112,10 +152,13 @@ export class BlobSender {
     const body = multipartBody(
       batch.map((blob) => ({ name: blob.ref, filename: blob.ref, source: blob.source })),
       {
-        onPartBytes: (i, bytes) => options.onProgress?.((batch[i] as OutgoingBlob).owner, bytes),
+        onPartProgress: (i, sent) => {
+          const blob = batch[i] as OutgoingBlob
+          options.progress?.reach(blob.ref, sent, blob.owner)
+        },
       },
     )
-    const { answer } = await this.#target.upload(body, { ...options.headers }, options.signal)
+    const { answer } = await this.#target.upload(body, {}, options.signal)
     const received = new Map(answer.received.map((r) => [r.blobRef, r.size]))
     for (const blob of batch) {
       const size = received.get(blob.ref)
@@ -144,6 +187,13 @@ export class BlobSender {
       }
     }
   }
+}
+
+/** Auth and cancellation end the whole call; anything else is a per-blob failure. */
+function fatalOr(error: unknown, signal?: AbortSignal): FerryError {
+  const typed = toFerryError(error, signal)
+  if (typed.kind === 'auth' || typed.kind === 'cancelled') throw typed
+  return typed
 }
 
 function dedupe(blobs: readonly OutgoingBlob[]): OutgoingBlob[] {

