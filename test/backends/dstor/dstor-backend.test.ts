@@ -266,6 +266,34 @@ describe('DstorBackend against the reference server', () => {
     await dstor.close()
   })
 
+  it('starts a new process when the server forgot the current one (404)', async () => {
+    await start()
+    await writeTree(dir.path, sampleTree({ small: true }))
+    server.router.faults.inject('dstor.status', {
+      type: 'status',
+      status: 404,
+      body: '{"message":"not found"}',
+    })
+    const dstor = backend()
+    await expectStored(await dstor.upload(await localFiles(dir.path)))
+    expect(server.router.log.count('dstor.get-token')).toBe(2)
+    await dstor.close()
+  })
+
+  it('reports progress of file bytes only, each byte once across a restarted process', async () => {
+    await start()
+    const tree = sampleTree()
+    await writeTree(dir.path, tree)
+    server.router.faults.inject('dstor.upload', { type: 'drop', afterBytes: 2_000_000 })
+    const dstor = backend()
+    let reported = 0
+    await expectStored(
+      await dstor.upload(await localFiles(dir.path), { onProgress: (e) => (reported += e.bytes) }),
+    )
+    expect(reported).toBe(tree.reduce((sum, f) => sum + f.content.length, 0))
+    await dstor.close()
+  })
+
   it('a single-file answer with a wrong CID is not a success', async () => {
     await start()
     await writeFile(join(dir.path, 'one.txt'), 'one')

@@ -157,6 +157,63 @@ describe('HttpClient', () => {
     await client.close()
   })
 
+  it('sends no header or body of ours to another origin on a redirect', async () => {
+    const other = new Router()
+    let seen: Record<string, unknown> = {}
+    other.add('landing', 'GET', '/landing', (ctx) => {
+      seen = { ...ctx.req.headers }
+      ctx.json(200, { ok: true })
+    })
+    other.add('landing-post', 'POST', '/landing', (ctx) => ctx.json(200, { ok: true }))
+    const elsewhere = await listen(other, { host: '127.0.0.2' })
+    router.add('away', 'POST', '/away', async (ctx) => {
+      await ctx.body()
+      ctx.res.writeHead(Number(ctx.url.searchParams.get('status')), {
+        location: `${elsewhere.url}/landing`,
+      })
+      ctx.res.end()
+    })
+    const client = new HttpClient({ retry: fast })
+    const auth: AuthProvider = {
+      headers: async () => ({ authorization: 'Bearer t' }),
+      refresh: async () => {},
+    }
+    await client.request({
+      method: 'POST',
+      url: `${server.url}/away?status=303`,
+      headers: { 'api-key': 'the-key', 'content-type': 'application/json' },
+      body: '{"password":"p"}',
+      auth,
+    })
+    expect(seen['api-key']).toBeUndefined()
+    expect(seen['authorization']).toBeUndefined()
+    await expect(
+      client.request({
+        method: 'POST',
+        url: `${server.url}/away?status=307`,
+        body: '{"password":"p"}',
+      }),
+    ).rejects.toMatchObject({ kind: 'permanent' })
+    expect(other.log.count('landing-post')).toBe(0)
+    await elsewhere.close()
+    await client.close()
+  })
+
+  it('types a 403 as permanent, except where credentials are presented', async () => {
+    const client = new HttpClient({ retry: fast })
+    router.faults.inject('echo', { type: 'status', status: 403 }, { times: 2 })
+    await expect(
+      client.request({ method: 'GET', url: `${server.url}/echo` }),
+    ).rejects.toMatchObject({
+      kind: 'permanent',
+      status: 403,
+    })
+    await expect(
+      client.request({ method: 'GET', url: `${server.url}/echo`, authEndpoint: true }),
+    ).rejects.toMatchObject({ kind: 'auth', status: 403 })
+    await client.close()
+  })
+
   it('refuses plain http to a non-loopback host, and credentials stay out of messages', async () => {
     const client = new HttpClient()
     await expect(

@@ -119,6 +119,28 @@ describe('KalaBackend against the reference server', () => {
     await kala.close()
   })
 
+  it('opens a new session when the server forgot the current one (404 mid-file)', async () => {
+    await writeFile(join(dir.path, 'f.bin'), Buffer.alloc(800_000, 4))
+    const kala = backend(undefined, 256 * 1024)
+    server.router.faults.inject('kala.write', { type: 'status', status: 404 }, { skip: 1 })
+    await expectStored(await kala.upload(await localFiles(dir.path)))
+    expect(server.router.log.count('kala.session')).toBe(2)
+    await kala.close()
+  })
+
+  it('reports each byte once, even when the session restarts', async () => {
+    const content = Buffer.alloc(3 * 1024 * 1024, 9)
+    await writeFile(join(dir.path, 'f.bin'), content)
+    const kala = backend(undefined, 1024 * 1024)
+    server.breakNextWrite(500_000, 1)
+    let reported = 0
+    await expectStored(
+      await kala.upload(await localFiles(dir.path), { onProgress: (e) => (reported += e.bytes) }),
+    )
+    expect(reported).toBe(content.length)
+    await kala.close()
+  })
+
   it('opens a new session after a failed close', async () => {
     await writeFile(join(dir.path, 'f.bin'), Buffer.from('close me twice'))
     const kala = backend()

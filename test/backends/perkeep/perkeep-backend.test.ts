@@ -208,6 +208,74 @@ describe('PerkeepBackend against the reference server', () => {
     await perkeep.close()
   })
 
+  it('a request refused as a whole fails its files, not the whole upload', async () => {
+    await start()
+    await writeTree(dir.path, sampleTree({ small: true }))
+    server.router.faults.inject('perkeep.upload', {
+      type: 'status',
+      status: 413,
+      body: '{"errorText":"too big"}',
+    })
+    const perkeep = new PerkeepBackend({
+      server: server.url,
+      auth,
+      http: new HttpClient({ retry: fastRetry }),
+      concurrency: 1,
+    })
+    const outcomes = await perkeep.upload(await localFiles(dir.path))
+    expect(outcomes.some((o) => !o.ok && o.error.kind === 'permanent')).toBe(true)
+    await perkeep.close()
+  })
+
+  it('an outage that outlasts the retries leaves the files retryable, not failed for good', async () => {
+    await start()
+    await writeFile(join(dir.path, 'a.txt'), 'down')
+    server.router.faults.inject('perkeep.upload', { type: 'status', status: 503 }, { times: 100 })
+    const perkeep = backend()
+    const [outcome] = await perkeep.upload(await localFiles(dir.path))
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'retryable' } })
+    await perkeep.close()
+  })
+
+  it('reports each byte of the files once, even across a dropped request', async () => {
+    await start()
+    const content = Buffer.alloc(20 * 1024 * 1024).map((_, i) => (i * 31) % 251)
+    await writeFile(join(dir.path, 'big.bin'), content)
+    server.router.faults.inject('perkeep.upload', { type: 'drop', afterBytes: 3 * 1024 * 1024 })
+    const perkeep = backend()
+    let reported = 0
+    await expectFiles(
+      await perkeep.upload(await localFiles(dir.path), {
+        onProgress: (e) => (reported += e.bytes),
+      }),
+    )
+    // Content chunks count; schema blobs (a few hundred bytes) are not file bytes.
+    expect(reported).toBeGreaterThanOrEqual(content.length)
+    expect(reported).toBeLessThan(content.length + 64 * 1024)
+    await perkeep.close()
+  })
+
+  it('vivifies a file even when its schema is already on the server, and reports a refusal', async () => {
+    await start()
+    await writeFile(join(dir.path, 'a.txt'), 'already here')
+    const files = await localFiles(dir.path)
+    const plain = backend()
+    const [first] = await plain.upload(files)
+    const fileRef = (first as { remote: { fileRef: string } }).remote.fileRef
+    const vivify = backend({ vivify: true })
+    await expectFiles(await vivify.upload(files))
+    expect(server.vivified().has(fileRef)).toBe(true)
+    server.router.faults.inject('perkeep.upload', {
+      type: 'rewrite',
+      rewrite: (body) => ({ ...(body as object), errorText: 'vivify: no permanode for you' }),
+    })
+    const [refused] = await backend({ vivify: true }).upload(files)
+    expect(refused).toMatchObject({ ok: false, error: { kind: 'permanent' } })
+    expect(!refused!.ok && refused!.error.message).toContain('no permanode for you')
+    await plain.close()
+    await vivify.close()
+  })
+
   it('vivifies files when asked', async () => {
     await start()
     await writeFile(join(dir.path, 'a.txt'), 'make me visible')
