@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { mkdir, rm, statfs } from 'node:fs/promises'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BackendKind } from '../../main/backends/backend.ts'
@@ -221,6 +221,7 @@ async function runWorkload(name: WorkloadName): Promise<WorkloadResult | undefin
 
 build()
 const cpu = cpus()
+const loadAtStart = loadavg()[0] ?? 0
 console.log(
   `ferry push benchmark — Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? '?'}, ` +
     `${gib(totalmem())} RAM, data in ${root} (warm page cache; each step runs in its own process)`,
@@ -238,7 +239,9 @@ if (results.length > 0) {
     'MB = 10^6 bytes. Times are wall clock from spawn to exit (Node start-up included) of a ' +
       'separate process; servers and the POST sink run in one more process. Floor: createReadStream ' +
       `(1 MiB reads) + sha256, file after file. Plain POST: node:http keep-alive, ${POST_PARALLEL} at once. ` +
-      'The baselines are .ts scripts: their RSS includes ~15 MB of Node type stripping.',
+      'The baselines are .ts scripts: their RSS includes ~15 MB of Node type stripping. ' +
+      `Load average (1 min): ${loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} ` +
+      'at end; other work on the machine skews every figure.',
   )
 }
 if (options.cpuProfDir) {
