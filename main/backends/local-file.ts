@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { lstat } from 'node:fs/promises'
+import { lstat, open } from 'node:fs/promises'
 import type { LocalFile } from './backend.ts'
 import { CancelledError, LocalFileError } from './errors.ts'
 
@@ -50,19 +50,32 @@ export async function assertUnchanged(file: LocalFile): Promise<void> {
   if (stats.size !== file.size || stats.mtimeMs !== file.mtimeMs) throw changed(file)
 }
 
-function changed(file: LocalFile): LocalFileError {
-  return new LocalFileError(
-    `${file.relPath} changed while it was being uploaded; it will be sent again`,
-  )
+/** Opens and closes the file: an unreadable or vanished file is found before any request. */
+export async function assertReadable(file: LocalFile): Promise<void> {
+  try {
+    await (await open(file.absPath, 'r')).close()
+  } catch (error) {
+    throw unreadable(file, error)
+  }
 }
 
-function unreadable(file: LocalFile, error: unknown): LocalFileError {
-  const code = (error as { code?: string }).code
+/** The LocalFileError for a read that failed, in words a person understands. */
+export function unreadable(file: LocalFile, error: unknown): LocalFileError {
+  // readSource wraps the file system's error; its code says what happened.
+  const cause = error instanceof LocalFileError && error.cause !== undefined ? error.cause : error
+  if (cause instanceof LocalFileError) return cause
+  const code = (cause as { code?: string }).code
   const reason =
     code === 'ENOENT'
       ? 'it was deleted'
       : code === 'EACCES' || code === 'EPERM'
         ? 'permission denied'
-        : ((error as Error).message ?? String(error))
-  return new LocalFileError(`Cannot read ${file.relPath}: ${reason}`, { cause: error })
+        : ((cause as Error).message ?? String(cause))
+  return new LocalFileError(`Cannot read ${file.relPath}: ${reason}`, { cause })
+}
+
+function changed(file: LocalFile): LocalFileError {
+  return new LocalFileError(
+    `${file.relPath} changed while it was being uploaded; it will be sent again`,
+  )
 }

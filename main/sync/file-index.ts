@@ -30,6 +30,8 @@ export interface SyncedFile {
  */
 export class FileIndex {
   readonly #db: Database.Database
+  readonly #list: Database.Statement
+  readonly #record: Database.Statement
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
@@ -51,16 +53,25 @@ export class FileIndex {
         PRIMARY KEY (folder, backend, server, remote_path, rel_path)
       ) WITHOUT ROWID;
     `)
+    this.#list = this.#db.prepare(
+      `SELECT rel_path, size, mtime_ms, sha256, remote, synced_at FROM synced_files
+       WHERE folder = ? AND backend = ? AND server = ? AND remote_path = ?`,
+    )
+    this.#record = this.#db.prepare(
+      `INSERT OR REPLACE INTO synced_files
+       (folder, backend, server, remote_path, rel_path, size, mtime_ms, sha256, remote, synced_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
   }
 
   /** Every confirmed file of a target, by relative path. */
   list(target: SyncTarget): Map<string, SyncedFile> {
-    const rows = this.#db
-      .prepare(
-        `SELECT rel_path, size, mtime_ms, sha256, remote, synced_at FROM synced_files
-         WHERE folder = ? AND backend = ? AND server = ? AND remote_path = ?`,
-      )
-      .all(target.folder, target.backend, target.server, target.remotePath) as {
+    const rows = this.#list.all(
+      target.folder,
+      target.backend,
+      target.server,
+      target.remotePath,
+    ) as {
       rel_path: string
       size: number
       mtime_ms: number
@@ -84,24 +95,18 @@ export class FileIndex {
   }
 
   record(target: SyncTarget, file: Omit<SyncedFile, 'syncedAt'>): void {
-    this.#db
-      .prepare(
-        `INSERT OR REPLACE INTO synced_files
-         (folder, backend, server, remote_path, rel_path, size, mtime_ms, sha256, remote, synced_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        target.folder,
-        target.backend,
-        target.server,
-        target.remotePath,
-        file.relPath,
-        file.size,
-        file.mtimeMs,
-        file.sha256,
-        JSON.stringify(file.remote),
-        Date.now(),
-      )
+    this.#record.run(
+      target.folder,
+      target.backend,
+      target.server,
+      target.remotePath,
+      file.relPath,
+      file.size,
+      file.mtimeMs,
+      file.sha256,
+      JSON.stringify(file.remote),
+      Date.now(),
+    )
   }
 
   close(): void {

@@ -4,9 +4,7 @@
  * and memory stays bounded whatever the file size.
  */
 import { createReadStream } from 'node:fs'
-import { importFile, type ImporterOptions, type WritableStorage } from 'ipfs-unixfs-importer'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import { balanced } from 'ipfs-unixfs-importer/layout'
+import type { ImporterOptions, WritableStorage } from 'ipfs-unixfs-importer'
 import { CancelledError, LocalFileError } from '../errors.ts'
 
 /** UnixFS chunk size of `ipfs add` (bytes). */
@@ -24,7 +22,25 @@ const COALESCE_BELOW = 64 * 1024
 // Blocks are hashed by the importer before `put`; dropping them here is what keeps memory flat.
 const discard: WritableStorage = { put: (cid) => cid }
 
-function importerOptions(): ImporterOptions {
+// Loaded on first use: the importer and its codecs cost ~17 MB of memory, for dStor only.
+let importer: Promise<typeof import('ipfs-unixfs-importer')> | undefined
+async function loadImporter(): Promise<{
+  importFile: (typeof import('ipfs-unixfs-importer'))['importFile']
+  options: ImporterOptions
+}> {
+  importer ??= import('ipfs-unixfs-importer')
+  const [{ importFile }, { fixedSize }, { balanced }] = await Promise.all([
+    importer,
+    import('ipfs-unixfs-importer/chunker'),
+    import('ipfs-unixfs-importer/layout'),
+  ])
+  return { importFile, options: importerOptions(fixedSize, balanced) }
+}
+
+function importerOptions(
+  fixedSize: (typeof import('ipfs-unixfs-importer/chunker'))['fixedSize'],
+  balanced: (typeof import('ipfs-unixfs-importer/layout'))['balanced'],
+): ImporterOptions {
   // Spelled out rather than taken from a profile, so a change of the library's defaults cannot
   // silently change our CIDs.
   return {
@@ -57,9 +73,9 @@ export class CidHasher {
 
   constructor(options: { readonly highWaterMark?: number } = {}) {
     this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
-    this.#result = importFile({ content: this.#pieces() }, discard, importerOptions()).then(
-      (entry) => entry.cid.toString(),
-    )
+    this.#result = loadImporter()
+      .then(({ importFile, options }) => importFile({ content: this.#pieces() }, discard, options))
+      .then((entry) => entry.cid.toString())
     this.#result.then(
       () => this.#settle(undefined),
       (reason: unknown) => this.#settle({ reason }),

@@ -1,17 +1,20 @@
+import { createHash } from 'node:crypto'
+import { open } from 'node:fs/promises'
 import { posix } from 'node:path'
 import type { Backend, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'
 import {
   CancelledError,
   IntegrityError,
+  LocalFileError,
   PermanentError,
   RetryableError,
   toFerryError,
 } from '../errors.ts'
 import type { AuthProvider, HttpClient } from '../http/client.ts'
-import { multipartBody } from '../http/multipart.ts'
+import { multipartBody, readSource, type PartSource } from '../http/multipart.ts'
 import { sleep, withRetry } from '../http/retry.ts'
-import { assertUnchanged, hashFile } from '../local-file.ts'
+import { assertReadable, assertUnchanged, unreadable } from '../local-file.ts'
 import { ProgressTracker } from '../progress.ts'
 import { TokenCache } from '../token-cache.ts'
 import { CidHasher } from './cid.ts'
@@ -38,10 +41,68 @@ export interface DstorOptions {
   readonly tokenLifetimeSec?: number
 }
 
-interface Hashed {
+/** One file of a request could not be read: it fails alone, the others go again without it. */
+class FileFailed extends LocalFileError {
+  readonly item: Outgoing
+
+  constructor(item: Outgoing, error: LocalFileError) {
+    super(error.message, { cause: error.cause })
+    this.item = item
+  }
+}
+
+/**
+ * A file on its way to dStor. Its sha256 and CID are computed from the bytes as they are sent
+ * (each attempt starts them afresh), so the file is read once and the digests describe exactly
+ * what the server received.
+ */
+class Outgoing {
   readonly file: LocalFile
-  readonly sha256: string
-  readonly cid: string
+  #digests: Promise<{ sha256: string; cid: string }> | undefined
+
+  constructor(file: LocalFile) {
+    this.file = file
+  }
+
+  source(): PartSource {
+    return { length: this.file.size, read: () => this.#read() }
+  }
+
+  /** The digests of the last attempt that sent the whole file. */
+  digests(): Promise<{ sha256: string; cid: string }> {
+    return (
+      this.#digests ??
+      Promise.reject(new IntegrityError(`${this.file.relPath} was never sent whole`))
+    )
+  }
+
+  async *#read(): AsyncIterable<Uint8Array> {
+    const sha256 = createHash('sha256')
+    const cid = new CidHasher()
+    let complete = false
+    try {
+      let pieces
+      try {
+        pieces = readSource({ path: this.file.absPath, length: this.file.size })
+        for await (const piece of pieces) {
+          sha256.update(piece)
+          await cid.update(piece)
+          yield piece
+        }
+      } catch (error) {
+        throw new FileFailed(this, unreadable(this.file, error))
+      }
+      complete = true
+      const hex = sha256.digest('hex')
+      this.#digests = cid.digest().then((value) => ({ sha256: hex, cid: value }))
+    } finally {
+      // The request stopped early (failure, retry): wind the importer down, keep nothing.
+      if (!complete) {
+        cid.abort()
+        void cid.digest().catch(() => undefined)
+      }
+    }
+  }
 }
 
 interface StatusAnswer {
@@ -99,22 +160,23 @@ export class DstorBackend implements Backend {
       outcomes.set(outcome.file, outcome)
       options.onOutcome?.(outcome)
     }
-    const hashed: Hashed[] = []
+    // Digests come from the very bytes sent (one read per file); a cheap open first keeps an
+    // unreadable file from sinking the whole process it would have joined.
+    const ready: Outgoing[] = []
     await mapLimit(
       files,
-      this.#concurrency,
+      16,
       async (file) => {
         try {
-          hashed.push(await this.#hash(file, options.signal))
+          await assertReadable(file)
+          ready.push(new Outgoing(file))
         } catch (error) {
-          const typed = toFerryError(error, options.signal)
-          if (typed.kind === 'cancelled') throw typed
-          settle({ ok: false, file, error: typed })
+          settle({ ok: false, file, error: toFerryError(error, options.signal) })
         }
       },
       options.signal,
     )
-    const plan = planChunks(hashed, this.#limits)
+    const plan = planChunks(ready, this.#limits)
     const progress = new ProgressTracker(options.onProgress)
     // Singles and processes are independent: run them side by side, `concurrency` at a time.
     const jobs = [
@@ -133,21 +195,9 @@ export class DstorBackend implements Backend {
     await this.#http.close()
   }
 
-  async #hash(file: LocalFile, signal?: AbortSignal): Promise<Hashed> {
-    const hasher = new CidHasher()
-    try {
-      const sha256 = await hashFile(file, [(piece) => hasher.update(piece)], signal)
-      return { file, sha256, cid: await hasher.digest() }
-    } catch (error) {
-      hasher.abort(error)
-      await hasher.digest().catch(() => undefined)
-      throw error
-    }
-  }
-
   /** One file, one request: the answer carries its CID at once (PROTOCOLS.md §1.3). */
   async #single(
-    item: Hashed,
+    item: Outgoing,
     progress: ProgressTracker,
     options: UploadOptions,
   ): Promise<UploadOutcome> {
@@ -164,7 +214,7 @@ export class DstorBackend implements Backend {
               {
                 name: 'file',
                 filename: posix.basename(file.relPath),
-                source: { path: file.absPath, length: file.size },
+                source: item.source(),
               },
             ],
             { onPartProgress: (_, sent) => progress.reach(file.relPath, sent, file.relPath) },
@@ -185,43 +235,58 @@ export class DstorBackend implements Backend {
    * group then starts over as a new process (PROTOCOLS.md §1.2: no resume).
    */
   async #process(
-    group: readonly (readonly Hashed[])[],
+    initial: readonly (readonly Outgoing[])[],
     progress: ProgressTracker,
     options: UploadOptions,
   ): Promise<UploadOutcome[]> {
-    const items = group.flat()
-    try {
-      // A process that failed starts over as a new one; one still being processed when polling
-      // gives up is left alone (its files stay queued), not uploaded again at once.
-      const rows = await withRetry(
-        this.#http.retry,
-        options.signal,
-        () => this.#runProcess(group, progress, options),
-        { retryIf: (error) => !(error instanceof StillProcessingError) },
-      )
-      const byName = new Map<string, unknown>()
-      for (const row of rows) byName.set(row.name, row.cid)
-      return await Promise.all(
-        items.map(async (item) => {
-          try {
-            if (!byName.has(item.file.relPath)) {
-              throw new IntegrityError(`dStor finished without confirming ${item.file.relPath}`)
+    const failed: UploadOutcome[] = []
+    let group = initial
+    for (;;) {
+      const items = group.flat()
+      if (items.length === 0) return failed
+      try {
+        // A process that failed starts over as a new one; one still being processed when
+        // polling gives up is left alone (its files stay queued), not uploaded again at once.
+        const rows = await withRetry(
+          this.#http.retry,
+          options.signal,
+          () => this.#runProcess(group, progress, options),
+          { retryIf: (error) => !(error instanceof StillProcessingError) },
+        )
+        const byName = new Map(rows.map((row) => [row.name, row.cid]))
+        const confirmed = await Promise.all(
+          items.map(async (item) => {
+            try {
+              if (!byName.has(item.file.relPath)) {
+                throw new IntegrityError(`dStor finished without confirming ${item.file.relPath}`)
+              }
+              return await this.#confirm(item, byName.get(item.file.relPath))
+            } catch (error) {
+              return this.#failure(item.file, error, options.signal)
             }
-            return await this.#confirm(item, byName.get(item.file.relPath))
-          } catch (error) {
-            return this.#failure(item.file, error, options.signal)
-          }
-        }),
-      )
-    } catch (error) {
-      const typed = toFerryError(error, options.signal)
-      if (typed.kind === 'auth' || typed.kind === 'cancelled') throw typed
-      return items.map((item) => ({ ok: false as const, file: item.file, error: typed }))
+          }),
+        )
+        return [...failed, ...confirmed]
+      } catch (error) {
+        if (error instanceof FileFailed) {
+          // One file became unreadable mid-request: it fails alone; the rest go again.
+          failed.push({ ok: false, file: error.item.file, error })
+          group = group.map((chunk) => chunk.filter((item) => item !== error.item))
+          group = group.filter((chunk) => chunk.length > 0)
+          continue
+        }
+        const typed = toFerryError(error, options.signal)
+        if (typed.kind === 'auth' || typed.kind === 'cancelled') throw typed
+        return [
+          ...failed,
+          ...items.map((item) => ({ ok: false as const, file: item.file, error: typed })),
+        ]
+      }
     }
   }
 
   async #runProcess(
-    group: readonly (readonly Hashed[])[],
+    group: readonly (readonly Outgoing[])[],
     progress: ProgressTracker,
     options: UploadOptions,
   ): Promise<{ name: string; cid: unknown }[]> {
@@ -244,14 +309,14 @@ export class DstorBackend implements Backend {
         url: this.#url('/v1/upload/'),
         headers: { 'x-dstor-upload-token': uploadToken },
         body: multipartBody(
-          chunk.map(({ file }) => ({
+          chunk.map((item) => ({
             name: 'file',
-            filename: file.relPath,
-            source: { path: file.absPath, length: file.size },
+            filename: item.file.relPath,
+            source: item.source(),
           })),
           {
             onPartProgress: (i, sent) => {
-              const relPath = (chunk[i] as Hashed).file.relPath
+              const relPath = (chunk[i] as Outgoing).file.relPath
               progress.reach(relPath, sent, relPath)
             },
           },
@@ -302,17 +367,19 @@ export class DstorBackend implements Backend {
     }
   }
 
-  async #confirm(item: Hashed, cid: unknown): Promise<UploadOutcome> {
+  async #confirm(item: Outgoing, cid: unknown): Promise<UploadOutcome> {
+    // A file that moved while it was sent is reported as such, whatever the server computed.
+    await assertUnchanged(item.file)
+    const local = await item.digests()
     if (typeof cid !== 'string' || !cid) {
       throw new IntegrityError(`dStor did not return a CID for ${item.file.relPath}`)
     }
-    if (cid !== item.cid) {
+    if (cid !== local.cid) {
       throw new IntegrityError(
-        `dStor stored ${item.file.relPath} as ${cid}, but its content is ${item.cid}`,
+        `dStor stored ${item.file.relPath} as ${cid}, but its content is ${local.cid}`,
       )
     }
-    await assertUnchanged(item.file)
-    return { ok: true, file: item.file, sha256: item.sha256, remote: { cid } }
+    return { ok: true, file: item.file, sha256: local.sha256, remote: { cid } }
   }
 
   #failure(file: LocalFile, error: unknown, signal?: AbortSignal): UploadOutcome {

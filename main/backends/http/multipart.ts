@@ -7,6 +7,8 @@ import type { BodySource } from './client.ts'
 export type PartSource =
   | { readonly path: string; readonly start?: number; readonly length: number }
   | { readonly bytes: Uint8Array }
+  /** Bytes produced on demand (opened again for each attempt); must yield exactly `length`. */
+  | { readonly length: number; readonly read: () => AsyncIterable<Uint8Array> }
 
 export interface Part {
   readonly name: string
@@ -71,6 +73,10 @@ export function sourceLength(source: PartSource): number {
 export async function* readSource(source: PartSource): AsyncIterable<Uint8Array> {
   if ('bytes' in source) {
     if (source.bytes.byteLength > 0) yield source.bytes
+    return
+  }
+  if ('read' in source) {
+    yield* source.read()
     return
   }
   if (source.length === 0) return

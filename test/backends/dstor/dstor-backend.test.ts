@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { UploadOutcome } from '../../../main/backends/backend.ts'
@@ -291,6 +291,23 @@ describe('DstorBackend against the reference server', () => {
       await dstor.upload(await localFiles(dir.path), { onProgress: (e) => (reported += e.bytes) }),
     )
     expect(reported).toBe(tree.reduce((sum, f) => sum + f.content.length, 0))
+    await dstor.close()
+  })
+
+  it('a file deleted after the push started fails alone; the rest of its process goes again', async () => {
+    await start()
+    await writeTree(dir.path, sampleTree({ small: true }))
+    const files = await localFiles(dir.path)
+    server.router.faults.inject('dstor.get-token', { type: 'delay', ms: 300 })
+    const dstor = backend()
+    const pending = dstor.upload(files)
+    await new Promise((r) => setTimeout(r, 100))
+    await rm(join(dir.path, 'photos/img 001.jpg'))
+    const outcomes = await pending
+    const failed = outcomes.filter((o) => !o.ok)
+    expect(failed.map((o) => o.file.relPath)).toEqual(['photos/img 001.jpg'])
+    expect(!failed[0]!.ok && failed[0]!.error.message).toMatch(/deleted/)
+    await expectStored(outcomes.filter((o) => o.ok))
     await dstor.close()
   })
 
