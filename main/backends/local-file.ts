@@ -10,6 +10,15 @@ export type PieceConsumer = (piece: Uint8Array) => void | Promise<void>
 const READ_SIZE = 1024 * 1024
 
 /**
+ * Read buffer size for a file of `size` bytes: a stream allocates a whole buffer per read, so a
+ * 4 KiB file read with 1 MiB buffers makes 1 MiB of garbage (measured: a third of the CPU of a
+ * small-file push went to the garbage collector).
+ */
+export function readSizeFor(size: number): number {
+  return Math.min(READ_SIZE, Math.max(16 * 1024, size + 1))
+}
+
+/**
  * The one streaming read of a file that yields its sha256 and feeds the backend's own hashers
  * (PROTOCOLS.md §4). Fails with LocalFileError if the file is unreadable or its size is not the
  * size it was listed with (it changed since).
@@ -21,7 +30,7 @@ export async function hashFile(
 ): Promise<string> {
   const sha256 = createHash('sha256')
   let size = 0
-  const stream = createReadStream(file.absPath, { highWaterMark: READ_SIZE, signal })
+  const stream = createReadStream(file.absPath, { highWaterMark: readSizeFor(file.size), signal })
   try {
     for await (const piece of stream as AsyncIterable<Buffer>) {
       size += piece.length

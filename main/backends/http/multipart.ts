@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { LocalFileError } from '../errors.ts'
+import { readSizeFor } from '../local-file.ts'
 import type { BodySource } from './client.ts'
 
 /** Where a part's bytes come from: a byte range of a file on disk, or bytes in memory. */
@@ -17,7 +18,6 @@ export interface Part {
   readonly source: PartSource
 }
 
-const READ_SIZE = 1024 * 1024
 const CRLF = Buffer.from('\r\n')
 
 /**
@@ -84,7 +84,7 @@ export async function* readSource(source: PartSource): AsyncIterable<Uint8Array>
   const stream = createReadStream(source.path, {
     start,
     end: start + source.length - 1,
-    highWaterMark: READ_SIZE,
+    highWaterMark: readSizeFor(source.length),
   })
   let read = 0
   try {
