@@ -15,6 +15,10 @@ export const USAGE = `Usage:
              [--remote-path <path>] [--auth api-key|login|userpass|token] [--user <name>] [--json]
   ferry login  --backend <b> --server <url> [--auth <a>] [--user <name>]
   ferry logout --backend <b> --server <url> [--user <name>]
+  ferry account add --backend <b> --server <url> [--auth <a>] [--user <name>] [--name <id>]
+  ferry account remove <id> | ferry account list [--json]
+  ferry folder add <folder> --account <id> [--remote-path <path>] [--exclude <pattern>]…
+  ferry folder remove|pause|resume <id or folder> | ferry folder list [--json]
 
 The secret (API key, password or token, per --auth) comes from env FERRY_SECRET, else from the
 OS keychain entry saved by \`ferry login\`. State lives in env FERRY_HOME, else the app-data folder.
@@ -31,54 +35,42 @@ export interface ParsedArgs {
   readonly concurrency: number
 }
 
-/** Parses and validates the command line; every problem is a usage error (exit 2). */
-export function parseCommandLine(argv: readonly string[]): ParsedArgs {
-  let parsed
+/** Every option of every command (each command checks which it accepts). */
+export const OPTIONS = {
+  backend: { type: 'string' },
+  server: { type: 'string' },
+  'remote-path': { type: 'string' },
+  auth: { type: 'string' },
+  user: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  concurrency: { type: 'string' },
+  'allow-insecure-http': { type: 'boolean', default: false },
+  'single-file-path': { type: 'string' },
+  'api-key-header': { type: 'string' },
+  vivify: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  account: { type: 'string' },
+  name: { type: 'string' },
+  exclude: { type: 'string', multiple: true },
+} as const
+
+export type OptionValues = ReturnType<typeof parseOptions>['values']
+
+/** node:util parseArgs over OPTIONS; an unknown option is a usage error. */
+export function parseOptions(argv: readonly string[]) {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        backend: { type: 'string' },
-        server: { type: 'string' },
-        'remote-path': { type: 'string' },
-        auth: { type: 'string' },
-        user: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        concurrency: { type: 'string' },
-        'allow-insecure-http': { type: 'boolean', default: false },
-        'single-file-path': { type: 'string' },
-        'api-key-header': { type: 'string' },
-        vivify: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
+    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS })
   } catch (error) {
     throw new CliError(EXIT.usage, (error as Error).message)
   }
-  const { values, positionals } = parsed
-  const [command, ...rest] = positionals
-  if (values.help || command === undefined || command === 'help') {
-    return { command: 'help', remotePath: '/', json: false, concurrency: 4 }
-  }
-  if (command !== 'push' && command !== 'login' && command !== 'logout') {
-    throw new CliError(EXIT.usage, `Unknown command "${command}"`)
-  }
-  if (command === 'push' && rest.length !== 1) {
-    throw new CliError(EXIT.usage, 'push takes exactly one folder')
-  }
-  if (command !== 'push' && rest.length > 0) {
-    throw new CliError(EXIT.usage, `${command} takes no folder`)
-  }
+}
+
+/** The account the options describe (backend, server, auth, user…), validated. */
+export function accountFromOptions(values: OptionValues): AccountConfig {
   if (!values.backend || !isBackendKind(values.backend)) {
     throw new CliError(EXIT.usage, '--backend must be dstor, kala or perkeep')
   }
   if (!values.server) throw new CliError(EXIT.usage, '--server is required')
-  const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency)
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new CliError(EXIT.usage, '--concurrency must be a whole number from 1 to 64')
-  }
   try {
     const { server, user: urlUser } = splitServerUrl(values.server)
     const backend = values.backend
@@ -95,16 +87,39 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       vivify: values.vivify,
     }
     validateAccount(account)
-    return {
-      command,
-      ...(command === 'push' ? { folder: rest[0] } : {}),
-      account,
-      remotePath: values['remote-path'] ?? '/',
-      json: values.json,
-      concurrency,
-    }
+    return account
   } catch (error) {
     if (error instanceof FerryError) throw new CliError(EXIT.usage, error.message)
     throw error
+  }
+}
+
+/** Parses and validates the command line; every problem is a usage error (exit 2). */
+export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  const { values, positionals } = parseOptions(argv)
+  const [command, ...rest] = positionals
+  if (values.help || command === undefined || command === 'help') {
+    return { command: 'help', remotePath: '/', json: false, concurrency: 4 }
+  }
+  if (command !== 'push' && command !== 'login' && command !== 'logout') {
+    throw new CliError(EXIT.usage, `Unknown command "${command}"`)
+  }
+  if (command === 'push' && rest.length !== 1) {
+    throw new CliError(EXIT.usage, 'push takes exactly one folder')
+  }
+  if (command !== 'push' && rest.length > 0) {
+    throw new CliError(EXIT.usage, `${command} takes no folder`)
+  }
+  const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency)
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new CliError(EXIT.usage, '--concurrency must be a whole number from 1 to 64')
+  }
+  return {
+    command,
+    ...(command === 'push' ? { folder: rest[0] } : {}),
+    account: accountFromOptions(values),
+    remotePath: values['remote-path'] ?? '/',
+    json: values.json,
+    concurrency,
   }
 }

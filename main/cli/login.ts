@@ -16,6 +16,7 @@ export async function login(
   makeBackend: (secret: string) => Backend,
   secrets: SecretStore,
   io: CliIo,
+  options: { keychainOptional?: boolean } = {},
 ): Promise<ExitCode> {
   const secret = io.env['FERRY_SECRET'] || (await readSecret(io, `${describeSecret(account)}: `))
   if (!secret) throw new CliError(EXIT.usage, `No ${describeSecret(account)} given`)
@@ -28,7 +29,16 @@ export async function login(
   } finally {
     await backend.close()
   }
-  await keep(() => secrets.set(accountKey(account), secret))
+  try {
+    await keep(() => secrets.set(accountKey(account), secret))
+  } catch (error) {
+    // Headless, with the secret in FERRY_SECRET, a missing keychain is not a reason to fail.
+    if (!options.keychainOptional || !io.env['FERRY_SECRET']) throw error
+    io.stderr.write(
+      `ferry: no system keychain here; set FERRY_SECRET whenever Ferry runs for ${account.server}.\n`,
+    )
+    return EXIT.ok
+  }
   io.stdout.write(
     `Signed in to ${account.server}; the ${describeSecret(account)} is in the system keychain.\n`,
   )

@@ -10,11 +10,15 @@ import { FerryError } from '../backends/errors.ts'
 import { CliError, EXIT, exitCodeFor, type ExitCode } from './exit-codes.ts'
 import type { CliIo } from './io.ts'
 import { login, logout } from './login.ts'
+import { manage } from './manage.ts'
 import { push } from './push.ts'
+import { ConfSettingsStore } from '../settings/conf-settings-store.ts'
+import type { SettingsStore } from '../settings/settings-store.ts'
 import { resolveSecret } from './secret.ts'
 
 export interface CliDeps {
   readonly secrets?: SecretStore
+  readonly settings?: SettingsStore
   readonly signal?: AbortSignal
 }
 
@@ -26,6 +30,14 @@ export async function runCli(
 ): Promise<ExitCode> {
   const secrets = deps.secrets ?? new KeychainSecretStore()
   try {
+    if (argv[0] === 'account' || argv[0] === 'folder') {
+      return await manage(argv, io, {
+        settings: deps.settings ?? new ConfSettingsStore(stateDir(io.env)),
+        secrets,
+        makeBackend: (account, secret) =>
+          createBackend(account, secret, { http: newHttp(account) }),
+      })
+    }
     const args = parseCommandLine(argv)
     if (args.command === 'help' || !args.account) {
       io.stdout.write(`${USAGE}\n`)
