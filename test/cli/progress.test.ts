@@ -27,7 +27,7 @@ describe('ProgressBar', () => {
     const last = frames[frames.length - 1] as string
     expect(last).toContain('100% 2/2 files 2.0 MB/2.0 MB')
     for (const frame of frames)
-      expect(frame.replace(/\x1b\[K|\n/g, '').length).toBeLessThanOrEqual(80)
+      expect(frame.replaceAll('\x1b[K', '').replaceAll('\n', '').length).toBeLessThanOrEqual(80)
   })
 
   it('formats sizes for people', () => {
