@@ -73,14 +73,15 @@ export function unreadable(file: LocalFile, error: unknown): LocalFileError {
   // readSource wraps the file system's error; its code says what happened.
   const cause = error instanceof LocalFileError && error.cause !== undefined ? error.cause : error
   if (cause instanceof LocalFileError) return cause
-  const code = (cause as { code?: string }).code
-  const reason =
-    code === 'ENOENT'
-      ? 'it was deleted'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : ((cause as Error).message ?? String(cause))
-  return new LocalFileError(`Cannot read ${file.relPath}: ${reason}`, { cause })
+  return new LocalFileError(`Cannot read ${file.relPath}: ${fsErrorReason(cause)}`, { cause })
+}
+
+/** A file system error in words a person understands. */
+export function fsErrorReason(error: unknown): string {
+  const code = (error as { code?: string }).code
+  if (code === 'ENOENT') return 'it was deleted'
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
+  return (error as Error).message ?? String(error)
 }
 
 function changed(file: LocalFile): LocalFileError {

@@ -1,6 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LocalFile } from '../backends/backend.ts'
+import { fsErrorReason } from '../backends/local-file.ts'
 
 /** Something under a synced folder that will not be uploaded, and why (shown to the user). */
 export interface SkippedEntry {
@@ -28,7 +29,7 @@ export async function walkFolder(root: string): Promise<WalkResult> {
       entries = await readdir(join(root, rel), { withFileTypes: true })
     } catch (error) {
       // Not listed as a folder: stored empty, it would look as if its content was deleted.
-      result.skipped.push({ relPath: rel || '.', reason: describeFsError(error) })
+      result.skipped.push({ relPath: rel || '.', reason: fsErrorReason(error) })
       return
     }
     result.folders.push(rel)
@@ -42,7 +43,7 @@ export async function walkFolder(root: string): Promise<WalkResult> {
           const stats = await lstat(absPath)
           result.files.push({ relPath, absPath, size: stats.size, mtimeMs: stats.mtimeMs })
         } catch (error) {
-          result.skipped.push({ relPath, reason: describeFsError(error) })
+          result.skipped.push({ relPath, reason: fsErrorReason(error) })
         }
       } else if (entry.isSymbolicLink()) {
         result.skipped.push({ relPath, reason: 'symbolic link (not followed)' })
@@ -53,11 +54,4 @@ export async function walkFolder(root: string): Promise<WalkResult> {
   }
   await visit('')
   return result
-}
-
-export function describeFsError(error: unknown): string {
-  const code = (error as { code?: string }).code
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
-  if (code === 'ENOENT') return 'it no longer exists'
-  return (error as Error).message ?? String(error)
 }
