@@ -1,18 +1,19 @@
 /**
  * Receives a dStor multipart body (PROTOCOLS.md §1.2, §1.3): every part is a file whose filename
- * is a relative path. Each part streams to its own temp file, never into memory; a body over the
- * limit is refused with 413 as soon as it passes the limit. On any refusal the files already
- * written for this request are removed, so a request is all or nothing.
+ * is a relative path. Each part streams to its own temp file, never into memory, and through the
+ * IPFS importer in the same pass, so its CID needs no second read. A body over the limit is
+ * refused with 413 as soon as it passes the limit. On any refusal the files already written for
+ * this request are removed, so a request is all or nothing.
  */
-import { createWriteStream } from 'node:fs'
+import { closeSync, openSync, writeSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import type { Busboy } from 'busboy'
+import { ipfsAdd } from './dstor-ipfs.ts'
 import { HttpError } from './kit.ts'
 
 /** One received file part, already on disk. */
@@ -21,6 +22,10 @@ export interface ReceivedFile {
   readonly name: string
   readonly tempPath: string
   readonly size: number
+  /** The CID of its bytes (§1.4), computed as they arrived. */
+  readonly cid: string
+  /** Its DAG's cumulative size, what the IPFS HTTP API answers as `Size`. */
+  readonly dagSize: number
 }
 
 export interface ReceiveOptions {
@@ -50,7 +55,7 @@ export async function receiveFiles(
     throw new HttpError(400, `expected a multipart/form-data body: ${(error as Error).message}`)
   }
 
-  const files: Array<{ name: string; tempPath: string; size: number }> = []
+  const files: PartFile[] = []
   const writes: Array<Promise<void>> = []
   let refusal: Error | undefined
   const refuse = (error: Error): void => {
@@ -71,12 +76,15 @@ export async function receiveFiles(
       stream.resume()
       return
     }
-    const file = { name: info.filename ?? '', tempPath: join(options.dir, randomUUID()), size: 0 }
+    const file: PartFile = {
+      name: info.filename ?? '',
+      tempPath: join(options.dir, randomUUID()),
+      size: 0,
+      cid: '',
+      dagSize: 0,
+    }
     files.push(file)
-    stream.on('data', (chunk: Buffer) => {
-      file.size += chunk.length
-    })
-    writes.push(pipeline(stream, createWriteStream(file.tempPath)))
+    writes.push(storePart(stream, file))
   })
   bb.on('field', (name: string) => {
     refuse(new HttpError(400, `part "${name}" is not a file (it has no filename)`))
@@ -101,6 +109,48 @@ export async function receiveFiles(
     throw new HttpError(500, `cannot store the upload: ${String(error)}`)
   }
   return files
+}
+
+interface PartFile {
+  readonly name: string
+  readonly tempPath: string
+  size: number
+  cid: string
+  dagSize: number
+}
+
+/**
+ * Writes a part to its temp file while the importer reads the same chunks for the CID. Whatever
+ * fails, the part is read to its end, so busboy can finish the request.
+ */
+async function storePart(stream: Readable, file: PartFile): Promise<void> {
+  let fd: number | undefined
+  try {
+    fd = openSync(file.tempPath, 'w')
+    const added = await ipfsAdd(writeThrough(stream, fd, file))
+    file.cid = added.cid
+    file.dagSize = added.dagSize
+  } catch (error) {
+    stream.resume()
+    throw error
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/**
+ * Yields the part's chunks once each is on disk. Synchronous writes on purpose: one per ~64 KiB
+ * chunk, and a thread-pool round trip each would cost more CPU than the copy itself.
+ */
+async function* writeThrough(stream: Readable, fd: number, file: PartFile): AsyncGenerator<Buffer> {
+  // An importer that stopped early must not destroy the part: storePart drains it instead.
+  for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    for (let done = 0; done < chunk.length;) {
+      done += writeSync(fd, chunk, done, chunk.length - done, file.size + done)
+    }
+    file.size += chunk.length
+    yield chunk
+  }
 }
 
 /** Deletes received temp files (after a refusal, or when a process is dropped). */

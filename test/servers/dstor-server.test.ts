@@ -633,6 +633,38 @@ describe('single-file upload (§1.3)', () => {
     expect(server.listFiles().find((f) => f.name === 'top.txt')?.folderPath).toBe('')
   })
 
+  it('takes a file over the folder-process body limit: a single upload has its own, none by default', async () => {
+    const server = await start({ maxBodyBytes: 64 * 1024 })
+    const token = await tokenByKey(server)
+    expect(server.maxSingleBodyBytes).toBe(Number.POSITIVE_INFINITY)
+    const content = randomBytes(3 * 262_144 + 7)
+    const part = [{ filename: 'big.bin', content }]
+    // Too big for a folder-process chunk…
+    const uploadToken = await startProcess(server, token, 1)
+    expect((await uploadChunk(server, token, uploadToken, part)).status).toBe(413)
+    // …but one request of the single-file upload takes it, whole.
+    const answer = await single(server, token, {}, part)
+    expect(answer.status).toBe(200)
+    expect(answer.body.Hash).toBe(await cidOfFile(await localFile('big.bin', content)))
+    const [stored] = server.listFiles()
+    expect(stored).toMatchObject({ name: 'big.bin', size: content.length, via: 'single' })
+    const served = await fetch(`${server.url}/ipfs/${String(answer.body.Hash)}`)
+    expect(Buffer.from(await served.arrayBuffer()).equals(content)).toBe(true)
+
+    // Its own limit, when one is set (option or at run time), answers 413 and stores nothing.
+    const limited = await start({ maxSingleBodyBytes: 256 * 1024 })
+    const limitedToken = await tokenByKey(limited)
+    expect((await single(limited, limitedToken, {}, part)).status).toBe(413)
+    limited.maxSingleBodyBytes = 1024 * 1024
+    expect((await single(limited, limitedToken, {}, part)).status).toBe(200)
+    server.maxSingleBodyBytes = 1024
+    expect(
+      (await single(server, token, {}, [{ filename: 'b.bin', content: 'x'.repeat(2000) }])).status,
+    ).toBe(413)
+    expect(server.listFiles()).toHaveLength(1)
+    expect(await readdir(join(server.storageDir, 'tmp', 'single'))).toEqual([])
+  })
+
   it('refuses both folder headers, bad encodings, unknown ids and anything but one file', async () => {
     const server = await start({ singleFilePath: '/custom/add' })
     const token = await tokenByKey(server)

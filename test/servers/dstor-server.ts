@@ -15,6 +15,9 @@
  * - gives folders numeric ids for `x-dstor-parent-id` (root = 0; `folderId()` tells a test the
  *   id of a path); an unknown id → 404;
  * - answers a single-file upload with `Size` as a string, as the IPFS HTTP API does;
+ * - limits a folder-process chunk (`POST /v1/upload/`) to `maxBodyBytes`, 512 MiB as §1.2 says,
+ *   and a single-file upload to `maxSingleBodyBytes`, by default not at all: §1.3 states no
+ *   limit, so a file of any size goes up in one request. Over a limit → 413;
  * - stores content by CID, so `GET /ipfs/{CID}` (no auth) serves any file it holds.
  */
 import { randomBytes } from 'node:crypto'
@@ -23,7 +26,6 @@ import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { importFile } from 'ipfs-unixfs-importer'
 import { SignJWT, jwtVerify } from 'jose'
 import { ConnectionLost, receiveFiles, removeFiles } from './dstor-multipart.ts'
 import type { ReceivedFile } from './dstor-multipart.ts'
@@ -61,8 +63,10 @@ export interface DstorServerOptions {
   readonly stageDelayMs?: number
   /** Path of the single-file upload; default `/api/v0/add`. */
   readonly singleFilePath?: string
-  /** Largest request body; default 512 MiB. */
+  /** Largest body of a folder-process chunk (`POST /v1/upload/`, §1.2); default 512 MiB. */
   readonly maxBodyBytes?: number
+  /** Largest body of a single-file upload (§1.3); default none (Infinity), as §1.3 states none. */
+  readonly maxSingleBodyBytes?: number
   /** Largest `chunks_number`; default 10 000. */
   readonly maxChunks?: number
   /** Milliseconds since the epoch, for tokens and process expiry; default Date.now. */
@@ -112,8 +116,10 @@ export interface DstorServer {
   readonly router: Router
   readonly storageDir: string
   readonly singleFilePath: string
-  /** Largest request body; settable so a test can force 413 without sending 512 MiB. */
+  /** Largest folder-process chunk; settable so a test can force 413 without sending 512 MiB. */
   maxBodyBytes: number
+  /** Largest single-file upload body (Infinity: no limit); settable like maxBodyBytes. */
+  maxSingleBodyBytes: number
   close(): Promise<void>
   /** The stored tree: the latest file per (account, folder, name). */
   listFiles(account?: string): DstorStoredFile[]
@@ -181,6 +187,12 @@ export async function createDstorServer(options: DstorServerOptions = {}): Promi
     set maxBodyBytes(value: number) {
       state.maxBodyBytes = value
     },
+    get maxSingleBodyBytes() {
+      return state.maxSingleBodyBytes
+    },
+    set maxSingleBodyBytes(value: number) {
+      state.maxSingleBodyBytes = value
+    },
     close: async () => {
       await running.close()
       await state.close()
@@ -199,6 +211,7 @@ export async function createDstorServer(options: DstorServerOptions = {}): Promi
 class DstorState {
   readonly singleFilePath: string
   maxBodyBytes: number
+  maxSingleBodyBytes: number
   readonly #storageDir: string
   readonly #accounts: readonly Account[]
   readonly #tokenLifetime: number
@@ -224,6 +237,7 @@ class DstorState {
     this.#stageDelayMs = options.stageDelayMs ?? 20
     this.#maxChunks = options.maxChunks ?? 10_000
     this.maxBodyBytes = options.maxBodyBytes ?? 512 * 1024 * 1024
+    this.maxSingleBodyBytes = options.maxSingleBodyBytes ?? Number.POSITIVE_INFINITY
     this.singleFilePath = options.singleFilePath ?? '/api/v0/add'
     this.#secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : randomBytes(32)
     const start = this.#now()
@@ -496,16 +510,18 @@ class DstorState {
     try {
       await this.#pause()
       if (injected && failAt === 'ADDING_TO_IPFS') throw new InjectedError(injected)
-      const added: Array<{ file: Process['files'][number]; cid: string }> = []
-      for (const file of process.files)
-        added.push({ file, cid: (await ipfsAdd(file.tempPath)).cid })
+      // Each file's CID was computed as its bytes arrived (dstor-multipart.ts).
       stage = process.status = 'SAVING_DATA'
       await this.#pause()
       if (injected && failAt === 'SAVING_DATA') throw new InjectedError(injected)
-      for (const { file, cid } of added) {
-        await this.#store(process.account, process.folderPath, file, cid, 'process')
+      for (const file of process.files) {
+        await this.#store(process.account, process.folderPath, file, file.cid, 'process')
       }
-      process.data = added.map(({ file, cid }) => ({ Name: file.name, Hash: cid, Size: file.size }))
+      process.data = process.files.map((file) => ({
+        Name: file.name,
+        Hash: file.cid,
+        Size: file.size,
+      }))
       process.status = 'DONE'
     } catch (error) {
       process.errorExplanation =
@@ -539,7 +555,7 @@ class DstorState {
     try {
       files = await receiveFiles(ctx.req, {
         dir,
-        maxBodyBytes: this.maxBodyBytes,
+        maxBodyBytes: this.maxSingleBodyBytes,
         accept: (name) => {
           checkFileName(name)
           if (++count > 1) throw new HttpError(400, 'send exactly one file')
@@ -552,9 +568,8 @@ class DstorState {
     const [file] = files
     if (!file) throw new HttpError(400, 'send exactly one file')
     try {
-      const { cid, dagSize } = await ipfsAdd(file.tempPath)
-      await this.#store(account.id, folderPath, { ...file, comment }, cid, 'single')
-      ctx.json(200, { Name: file.name, Hash: cid, Size: String(dagSize) })
+      await this.#store(account.id, folderPath, { ...file, comment }, file.cid, 'single')
+      ctx.json(200, { Name: file.name, Hash: file.cid, Size: String(file.dagSize) })
     } finally {
       await rm(file.tempPath, { force: true })
     }
@@ -674,16 +689,6 @@ class InjectedError extends Error {
   constructor(error: DstorProcessError) {
     super(error.explanation ?? 'injected failure')
   }
-}
-
-/** `ipfs add` with its defaults, by the maintained importer; blocks are not kept. */
-async function ipfsAdd(path: string): Promise<{ cid: string; dagSize: number }> {
-  const entry = await importFile(
-    { content: createReadStream(path) },
-    { put: (cid) => cid },
-    { profile: 'unixfs-v0-2015' },
-  )
-  return { cid: entry.cid.toString(), dagSize: Number(entry.size) }
 }
 
 function keyCredential(account: Account): string {

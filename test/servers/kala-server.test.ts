@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { kalaHash } from '../../main/backends/kala/hash.ts'
 import { createKalaServer } from './kala-server.ts'
 import type { KalaServer, KalaServerOptions } from './kala-server.ts'
+import { KalaSessionStore } from './kala-sessions.ts'
 
 const USER = 'ada'
 const PASSWORD = 'correct horse'
@@ -583,6 +584,105 @@ describe('write requests', () => {
     })
     expect(await (await closeSession(uuid)).json()).toEqual({ data: 'other' })
     expect(server.router.log.count('kala.write')).toBe(2)
+  })
+})
+
+describe('running hash (close checks without reading the file again)', () => {
+  it('an undone APPEND (past fileSize, or over the body limit) hashes on from what is held', async () => {
+    const bytes = randomBytes(30_000)
+    const uuid = await createSession(bytes)
+    expect((await write(uuid, 'WRITE', bytes.subarray(0, 10_000))).status).toBe(200)
+    await expectMessage(await write(uuid, 'APPEND', randomBytes(20_001)), 400)
+    server.maxBodyBytes = 8000
+    const over = Buffer.concat([part('mode', 'APPEND'), part('file', randomBytes(9000), 'c'), END])
+    expect((await rawWrite(uuid, over, true)).status).toBe(413)
+    server.maxBodyBytes = 10 * 1024 * 1024
+    expect(await onDisk(uuid)).toBe(10_000)
+    expect((await write(uuid, 'APPEND', bytes.subarray(10_000))).status).toBe(200)
+    expect((await closeSession(uuid)).status).toBe(200)
+    expect(server.files()[0]?.sha256hex).toBe(createHash('sha256').update(bytes).digest('hex'))
+  })
+
+  it('an undone WRITE empties the session and its hash', async () => {
+    const bytes = randomBytes(1000)
+    const uuid = await createSession(bytes)
+    expect((await write(uuid, 'WRITE', randomBytes(500))).status).toBe(200)
+    await expectMessage(await write(uuid, 'WRITE', randomBytes(1001)), 400)
+    expect(await onDisk(uuid)).toBe(0)
+    expect((await write(uuid, 'APPEND', bytes)).status).toBe(200)
+    expect((await closeSession(uuid)).status).toBe(200)
+  })
+
+  it('after a break mid-write, APPENDing the rest of the bytes closes', async () => {
+    const bytes = randomBytes(50_000)
+    const uuid = await createSession(bytes)
+    expect((await write(uuid, 'WRITE', bytes.subarray(0, 10_000))).status).toBe(200)
+    server.breakNextWrite(7000)
+    await expect(write(uuid, 'APPEND', bytes.subarray(10_000))).rejects.toThrow()
+    await waitFor(() => server.session(uuid)?.inFlightWrites === 0)
+    expect(await onDisk(uuid)).toBe(17_000)
+    expect((await write(uuid, 'APPEND', bytes.subarray(17_000))).status).toBe(200)
+    expect((await closeSession(uuid)).status).toBe(200)
+  })
+
+  it('after the client drops mid-body, APPENDing from what is held closes', async () => {
+    const bytes = randomBytes(200_000)
+    const uuid = await createSession(bytes)
+    const body = Buffer.concat([part('mode', 'WRITE'), part('file', bytes, 'c'), END])
+    const req = request(`${server.url}${SESSIONS}/${uuid}/write`, {
+      method: 'POST',
+      headers: {
+        ...keyAuth(),
+        'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
+        'content-length': String(body.length),
+      },
+    })
+    req.on('error', () => undefined)
+    req.write(body.subarray(0, 120_000))
+    await waitFor(() => (server.session(uuid)?.size ?? 0) > 100_000)
+    req.destroy()
+    await waitFor(() => server.session(uuid)?.inFlightWrites === 0)
+    const held = await onDisk(uuid)
+    expect((await write(uuid, 'APPEND', bytes.subarray(held))).status).toBe(200)
+    expect((await closeSession(uuid)).status).toBe(200)
+  })
+
+  it('a close after a failed hash check, then more writes, still checks the right bytes', async () => {
+    const bytes = randomBytes(2000)
+    const uuid = await createSession(bytes)
+    expect((await write(uuid, 'WRITE', bytes.subarray(0, 1000))).status).toBe(200)
+    expect((await write(uuid, 'APPEND', randomBytes(1000))).status).toBe(200)
+    await expectMessage(await closeSession(uuid), 400, 'File hash does not match the expected hash')
+    expect((await write(uuid, 'WRITE', bytes.subarray(0, 1000))).status).toBe(200)
+    await expectMessage(await closeSession(uuid), 400, 'File size does not match the expected size')
+    expect((await write(uuid, 'APPEND', bytes.subarray(1000))).status).toBe(200)
+    expect((await closeSession(uuid)).status).toBe(200)
+  })
+
+  it('falls back to reading the file once a failed write left the running hash unsure', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-kala-test-'))
+    try {
+      const store = new KalaSessionStore({ dir, expiryMs: 60_000, clock: Date.now })
+      const bytes = Buffer.from('hello world')
+      const digest = createHash('sha256').update(bytes).digest()
+      const session = await store.create({
+        originalFilename: undefined,
+        fileSize: bytes.length,
+        hash: hashOf(bytes),
+        digest,
+      })
+      await writeFile(session.path, bytes)
+      session.wrote(bytes)
+      session.unsure()
+      // From now on the disk decides, not what was recorded.
+      await writeFile(session.path, 'hello World')
+      await expect(store.close(session)).rejects.toThrow('File hash does not match')
+      await writeFile(session.path, bytes)
+      await store.close(session)
+      expect(session.state).toBe('closed')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

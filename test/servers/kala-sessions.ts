@@ -1,8 +1,9 @@
 /**
  * Upload sessions of the Kala reference server (PROTOCOLS.md §2.2): each session is a file on
- * disk named by its uuid, written in place, checked for size and sha256 on close.
+ * disk named by its uuid, written in place, checked for size and sha256 on close. The sha256 is
+ * kept running as bytes are written, so close() need not read the file again.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash, randomUUID, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -44,6 +45,12 @@ export interface NewSession {
   readonly digest: Uint8Array
 }
 
+/** A session's size and running hash at one moment, to undo a write back to. */
+export interface SessionMark {
+  readonly size: number
+  readonly content: Hash | undefined
+}
+
 /** One session's mutable state; requests touching it run one after another (`serialize`). */
 export class KalaSession {
   readonly uuid: string
@@ -53,12 +60,14 @@ export class KalaSession {
   readonly digest: Buffer
   readonly path: string
   readonly createdAt: number
-  size = 0
+  #size = 0
   state: 'open' | 'closed' = 'open'
   writes = 0
   inFlight = 0
   peakConcurrentWrites = 0
   #tail: Promise<unknown> = Promise.resolve()
+  /** sha256 of exactly the file's `size` bytes; undefined once a failed write left it unsure. */
+  #content: Hash | undefined = createHash('sha256')
 
   constructor(uuid: string, path: string, createdAt: number, init: NewSession) {
     this.uuid = uuid
@@ -78,6 +87,45 @@ export class KalaSession {
     const run = this.#tail.then(task, task)
     this.#tail = run.catch(() => undefined)
     return run
+  }
+
+  /** Bytes the file holds (changed through wrote/emptied/undo, so the hash follows). */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Records `chunk` as written at the end of the file. */
+  wrote(chunk: Buffer): void {
+    this.#size += chunk.length
+    this.#content?.update(chunk)
+  }
+
+  /** Records that the file was truncated to nothing (WRITE). */
+  emptied(): void {
+    this.#size = 0
+    this.#content = createHash('sha256')
+  }
+
+  /** Records that the file's bytes past `size` are unknown (a write failed part-way). */
+  unsure(): void {
+    this.#content = undefined
+  }
+
+  /** The state to go back to if the write starting now is undone. */
+  mark(mode: 'WRITE' | 'APPEND'): SessionMark {
+    if (mode === 'WRITE') return { size: 0, content: createHash('sha256') }
+    return { size: this.#size, content: this.#content?.copy() }
+  }
+
+  /** Records that the file was truncated back to `mark`. */
+  undo(mark: SessionMark): void {
+    this.#size = mark.size
+    this.#content = mark.content
+  }
+
+  /** sha256 of the bytes held, if known without reading the file. */
+  knownDigest(): Buffer | undefined {
+    return this.#content?.copy().digest()
   }
 
   info(): KalaSessionInfo {
@@ -158,9 +206,8 @@ export class KalaSessionStore {
     if (session.size !== session.fileSize) {
       throw new HttpError(400, 'File size does not match the expected size')
     }
-    const hash = createHash('sha256')
-    await pipeline(createReadStream(session.path), hash)
-    if (!hash.digest().equals(session.digest)) {
+    const digest = session.knownDigest() ?? (await hashFile(session.path))
+    if (!digest.equals(session.digest)) {
       throw new HttpError(400, 'File hash does not match the expected hash')
     }
     session.state = 'closed'
@@ -181,4 +228,11 @@ export class KalaSessionStore {
         storedPath: s.path,
       }))
   }
+}
+
+// Only when a failed write left the running hash unsure.
+async function hashFile(path: string): Promise<Buffer> {
+  const hash = createHash('sha256')
+  await pipeline(createReadStream(path), hash)
+  return hash.digest()
 }

@@ -11,12 +11,13 @@
  * - A connection lost mid-body keeps whatever bytes reached the disk, like a real server would.
  */
 import type { IncomingMessage } from 'node:http'
-import { open, truncate } from 'node:fs/promises'
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs'
+import { truncate } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import busboy from 'busboy'
 import type { Busboy } from 'busboy'
 import { HttpError } from './kit.ts'
-import type { KalaSession } from './kala-sessions.ts'
+import type { KalaSession, SessionMark } from './kala-sessions.ts'
 
 type WriteMode = 'WRITE' | 'APPEND'
 
@@ -47,7 +48,7 @@ export async function receiveWrite(
   let mode: WriteMode | undefined
   let refusal: HttpError | undefined
   let sawFile = false
-  let startSize: number | undefined
+  let start: SessionMark | undefined
   let writing: Promise<void> | undefined
   let broken = false
   const refuse = (message: string): void => {
@@ -75,7 +76,7 @@ export async function receiveWrite(
       stream.resume()
       return
     }
-    startSize = mode === 'WRITE' ? 0 : session.size
+    start = session.mark(mode)
     const breakAfter = options.breakAfterBytes
     const onBreak =
       breakAfter === undefined
@@ -106,9 +107,9 @@ export async function receiveWrite(
   if (broken || failure instanceof ConnectionLost) return { ok: false }
   const error = failure ?? refusal
   if (error !== undefined) {
-    if (startSize !== undefined) {
-      await truncate(session.path, startSize)
-      session.size = startSize
+    if (start !== undefined) {
+      await truncate(session.path, start.size)
+      session.undo(start)
     }
     throw error instanceof HttpError ? error : new HttpError(500, String(error))
   }
@@ -155,7 +156,12 @@ function feed(req: IncomingMessage, bb: Busboy, maxBodyBytes: number): Promise<v
   })
 }
 
-/** Writes the part in place; bytes past `fileSize` are read and dropped, and the write refused. */
+/**
+ * Writes the part in place, each chunk as it arrives (so a dropped connection leaves exactly what
+ * came), feeding the session's running hash with exactly the bytes written. Bytes past `fileSize`
+ * are read and dropped, and the write refused. Synchronous writes on purpose: one per ~64 KiB
+ * chunk, and a thread-pool round trip each would cost more CPU than the copy itself.
+ */
 async function writePart(
   session: KalaSession,
   mode: WriteMode,
@@ -165,38 +171,57 @@ async function writePart(
 ): Promise<void> {
   let written = 0
   let overflow = false
-  let handle
+  let fd: number
   try {
-    handle = await open(session.path, 'r+')
+    fd = openSync(session.path, 'r+')
   } catch (error) {
     stream.resume()
     throw error
   }
+  const put = (chunk: Buffer): void => {
+    try {
+      writeAll(fd, chunk, session.size)
+    } catch (error) {
+      // Part of the chunk may be on disk: cut back to what is known, or stop trusting the hash.
+      try {
+        ftruncateSync(fd, session.size)
+      } catch {
+        session.unsure()
+      }
+      throw error
+    }
+    session.wrote(chunk)
+  }
   try {
     if (mode === 'WRITE') {
-      await handle.truncate(0)
-      session.size = 0
+      ftruncateSync(fd, 0)
+      session.emptied()
     }
+    let cut = false
+    // Past a refusal or the break, keep reading: busboy only finishes once every part is read.
     for await (const data of stream as AsyncIterable<Buffer>) {
-      let chunk = data
-      if (overflow) continue
-      if (session.size + chunk.length > session.fileSize) {
+      if (overflow || cut) continue
+      if (session.size + data.length > session.fileSize) {
         overflow = true
         continue
       }
-      if (onBreak && written + chunk.length >= onBreak.afterBytes) {
-        chunk = chunk.subarray(0, onBreak.afterBytes - written)
-        await handle.write(chunk, 0, chunk.length, session.size)
-        session.size += chunk.length
+      if (onBreak && written + data.length >= onBreak.afterBytes) {
+        put(data.subarray(0, onBreak.afterBytes - written))
+        cut = true
         onBreak.fire()
-        return
+        continue
       }
-      await handle.write(chunk, 0, chunk.length, session.size)
-      session.size += chunk.length
-      written += chunk.length
+      put(data)
+      written += data.length
     }
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
   if (overflow) refuse('Write exceeds the declared file size')
+}
+
+function writeAll(fd: number, chunk: Buffer, position: number): void {
+  for (let done = 0; done < chunk.length;) {
+    done += writeSync(fd, chunk, done, chunk.length - done, position + done)
+  }
 }

@@ -286,11 +286,11 @@ export async function createPerkeepServer(
           ? 'corrupt'
           : ''
       if (bad !== '') {
-        await store.discard(got)
+        store.discard(got)
         uploads.push({ route: 'perkeep.put', stored: [], blobBytes: got.size })
         throw new HttpError(400, bad === 'corrupt' ? "data doesn't match declared digest" : bad)
       }
-      await store.commit(got, ref)
+      store.commit(got, ref)
       uploads.push({ route: 'perkeep.put', stored: [ref], blobBytes: got.size })
       ctx.res.writeHead(204)
       ctx.res.end()
@@ -319,6 +319,7 @@ export async function createPerkeepServer(
     blobRoot,
     close: async () => {
       await running.close()
+      store.close()
       if (ownDir) await rm(storageDir, { recursive: true, force: true })
     },
     blobs: () => store.list(),
@@ -360,8 +361,8 @@ interface Parsed {
 }
 
 /**
- * Reads a multipart upload part by part, each streamed to a temp file while hashed. The first bad
- * part stops processing: the rest of the body is read and thrown away (§3.4).
+ * Reads a multipart upload part by part, each hashed as it arrives and stored only once it checks
+ * out. The first bad part stops processing: the rest of the body is read and thrown away (§3.4).
  */
 async function parseUpload(
   req: IncomingMessage,
@@ -410,20 +411,20 @@ async function parseUpload(
     const got = await store.receive(stream, hash)
     blobBytes += got.size
     if (got.tooBig) {
-      await store.discard(got)
+      store.discard(got)
       return fail(`Error receiving blob ${name}: blob over the limit of ${MAX_BLOB_SIZE} bytes`)
     }
     if (got.actualRef !== name || options.takeRejection(name)) {
-      await store.discard(got)
+      store.discard(got)
       return fail(`Error receiving blob ${name}: corrupt blob; digest doesn't match`)
     }
     if (blobBytes > options.totalLimit) {
-      await store.discard(got)
+      store.discard(got)
       overTotal = true
       stopped = true
       return
     }
-    if (options.commitEachPart) await store.commit(got, name)
+    if (options.commitEachPart) store.commit(got, name)
     else pending.push({ got, ref: name })
     received.push({ blobRef: name, size: got.size })
   }
@@ -451,7 +452,7 @@ async function parseUpload(
   await queue
   const fatal = failure ?? (parseError !== undefined && !req.complete ? parseError : undefined)
   if (fatal !== undefined) {
-    await Promise.all(pending.map((p) => store.discard(p.got)))
+    for (const p of pending) store.discard(p.got)
     throw fatal
   }
   // A whole body that is not valid multipart: perkeepd keeps what it read and reports the rest.
@@ -459,10 +460,10 @@ async function parseUpload(
     errors.push(`Error reading multipart section: ${(parseError as Error).message}`)
   }
   if (overTotal) {
-    await Promise.all(pending.map((p) => store.discard(p.got)))
+    for (const p of pending) store.discard(p.got)
     return { received: [], errors, blobBytes, overTotal }
   }
-  for (const { got, ref } of pending) await store.commit(got, ref)
+  for (const { got, ref } of pending) store.commit(got, ref)
   return { received, errors, blobBytes, overTotal }
 }
 
