@@ -9,6 +9,8 @@ export default defineConfig({
         input: {
           index: resolve('main/index.ts'),
           cli: resolve('main/cli/ferry.ts'),
+          // Perkeep's hashing thread: loaded at run time by path, next to the entries above.
+          'hash-worker': resolve('main/backends/perkeep/hash-worker.ts'),
         },
       },
     },

@@ -4,6 +4,9 @@
  * and memory stays bounded whatever the file size.
  */
 import { createReadStream } from 'node:fs'
+import type * as Importer from 'ipfs-unixfs-importer'
+import type * as ImporterChunker from 'ipfs-unixfs-importer/chunker'
+import type * as ImporterLayout from 'ipfs-unixfs-importer/layout'
 import type { ImporterOptions, WritableStorage } from 'ipfs-unixfs-importer'
 import { CancelledError, LocalFileError } from '../errors.ts'
 
@@ -23,9 +26,9 @@ const COALESCE_BELOW = 64 * 1024
 const discard: WritableStorage = { put: (cid) => cid }
 
 // Loaded on first use: the importer and its codecs cost ~17 MB of memory, for dStor only.
-let importer: Promise<typeof import('ipfs-unixfs-importer')> | undefined
+let importer: Promise<typeof Importer> | undefined
 async function loadImporter(): Promise<{
-  importFile: (typeof import('ipfs-unixfs-importer'))['importFile']
+  importFile: (typeof Importer)['importFile']
   options: ImporterOptions
 }> {
   importer ??= import('ipfs-unixfs-importer')
@@ -38,8 +41,8 @@ async function loadImporter(): Promise<{
 }
 
 function importerOptions(
-  fixedSize: (typeof import('ipfs-unixfs-importer/chunker'))['fixedSize'],
-  balanced: (typeof import('ipfs-unixfs-importer/layout'))['balanced'],
+  fixedSize: (typeof ImporterChunker)['fixedSize'],
+  balanced: (typeof ImporterLayout)['balanced'],
 ): ImporterOptions {
   // Spelled out rather than taken from a profile, so a change of the library's defaults cannot
   // silently change our CIDs.

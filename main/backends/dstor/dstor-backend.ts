@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { open } from 'node:fs/promises'
 import { posix } from 'node:path'
 import type { Backend, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'

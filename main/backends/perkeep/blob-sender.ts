@@ -1,14 +1,14 @@
 import { IntegrityError, PermanentError, toFerryError, type FerryError } from '../errors.ts'
-import { multipartBody, type PartSource } from '../http/multipart.ts'
 import { backoffDelay, sleep, type RetryPolicy } from '../http/retry.ts'
 import type { ProgressTracker } from '../progress.ts'
 import { MAX_STAT_REFS, type BlobTarget } from './blob-target.ts'
+import { blobsBody, PiecePool, type BlobSource } from './blobs-body.ts'
 
 /** A blob to get onto the server, and whose progress its bytes count towards. */
 export interface OutgoingBlob {
   readonly ref: string
   readonly size: number
-  readonly source: PartSource
+  readonly source: BlobSource
   readonly owner: string
   /** Schema blobs go after every content chunk, in list order (PROTOCOLS.md §3.5 "Order"). */
   readonly schema: boolean
@@ -19,12 +19,20 @@ export interface SendOptions {
   readonly progress?: ProgressTracker
   /** Multipart requests of content chunks in flight at once. */
   readonly parallel?: number
+  /** Blob bytes per upload request, never over the server's limit (default: that limit). */
+  readonly requestBytes?: number
+  /**
+   * Fill each request from buffers the previous requests gave back (see PiecePool): for a
+   * steady stream of requests, which then makes no garbage. Use small requests with it, since
+   * a request keeps its buffers until it is answered.
+   */
+  readonly reuseBuffers?: boolean
 }
 
 /**
  * Gets blobs onto a Perkeep server the way its own client does: stat first (in batches of at
  * most 1000) and send only what is missing, in multipart requests of at most 32 MB (or the
- * legacy server's limit, read afresh for each request). Content chunks go first, several
+ * legacy server's limit, read afresh for each request, or less if asked). Content chunks go first, several
  * requests at a time; schema blobs follow, in order, so a schema never lands before what it
  * names. Only a ref listed in `received` with the right size counts; after a failed request it
  * stats again to learn what arrived, then sends the remainder.
@@ -37,10 +45,17 @@ export class BlobSender {
   readonly #retry: RetryPolicy
   /** Refs the server is known to hold (this session): never sent twice. */
   readonly #onServer = new Set<string>()
+  /** Buffers of finished requests, for the next ones (reuseBuffers). */
+  readonly #pool = new PiecePool()
 
   constructor(target: BlobTarget, retry: RetryPolicy) {
     this.#target = target
     this.#retry = retry
+  }
+
+  /** Lets go of the buffers kept for the next requests (reuseBuffers), when none are due. */
+  idle(): void {
+    this.#pool.clear()
   }
 
   /** Sends what is missing; returns the refs that could not be stored, with why. */
@@ -90,7 +105,7 @@ export class BlobSender {
       const queue = [...todo]
       const worker = async (): Promise<void> => {
         while (queue.length > 0 && !lastError) {
-          const batch = this.#nextBatch(queue, failed)
+          const batch = this.#nextBatch(queue, failed, options.requestBytes)
           if (batch.length === 0) continue
           try {
             await this.#post(batch, failed, options)
@@ -121,8 +136,13 @@ export class BlobSender {
   }
 
   /** Takes the next request's worth of blobs off `queue`, under the server's current limit. */
-  #nextBatch(queue: OutgoingBlob[], failed: Map<string, FerryError>): OutgoingBlob[] {
+  #nextBatch(
+    queue: OutgoingBlob[],
+    failed: Map<string, FerryError>,
+    requestBytes = Number.POSITIVE_INFINITY,
+  ): OutgoingBlob[] {
     const limit = this.#target.maxRequestBytes()
+    const wanted = Math.min(limit, requestBytes)
     const batch: OutgoingBlob[] = []
     let bytes = 0
     while (queue.length > 0) {
@@ -137,7 +157,7 @@ export class BlobSender {
         )
         continue
       }
-      if (batch.length > 0 && bytes + blob.size > limit) break
+      if (batch.length > 0 && bytes + blob.size > wanted) break
       batch.push(queue.shift() as OutgoingBlob)
       bytes += blob.size
     }
@@ -149,16 +169,20 @@ export class BlobSender {
     failed: Map<string, FerryError>,
     options: SendOptions,
   ): Promise<void> {
-    const body = multipartBody(
-      batch.map((blob) => ({ name: blob.ref, filename: blob.ref, source: blob.source })),
+    const body = blobsBody(
+      batch.map((blob) => ({ ref: blob.ref, source: blob.source })),
       {
         onPartProgress: (i, sent) => {
           const blob = batch[i] as OutgoingBlob
           options.progress?.reach(blob.ref, sent, blob.owner)
         },
+        ...(options.reuseBuffers ? { pool: this.#pool } : {}),
       },
     )
-    const { answer } = await this.#target.upload(body, {}, options.signal)
+    // Answered or failed, the request is over: its buffers may serve the next one.
+    const { answer } = await this.#target
+      .upload(body, {}, options.signal)
+      .finally(() => body.release())
     const received = new Map(answer.received.map((r) => [r.blobRef, r.size]))
     for (const blob of batch) {
       const size = received.get(blob.ref)

@@ -125,12 +125,16 @@ class CurrentTarget implements BlobTarget {
   }
 }
 
-/** The seed's flow: preupload names the next upload URL; each upload answer names the next. */
+/**
+ * The seed's flow: preupload names the next upload URL; each upload answer names the next.
+ * Every answer supersedes the URL before it, so requests go one at a time, in call order.
+ */
 class LegacyTarget implements BlobTarget {
   readonly mode = 'legacy'
   readonly #server: URL
   readonly #http: HttpClient
   readonly #auth: AuthProvider
+  #queue: Promise<unknown> = Promise.resolve()
   #uploadUrl: URL | undefined
   #expiresAt = 0
   #maxUploadSize = MAX_REQUEST_BYTES
@@ -160,10 +164,25 @@ class LegacyTarget implements BlobTarget {
   }
 
   async stat(refs: readonly string[], signal?: AbortSignal): Promise<SizedRef[]> {
-    return (await this.#preupload(refs, signal)) ?? []
+    return (await this.#oneAtATime(() => this.#preupload(refs, signal))) ?? []
   }
 
-  async upload(
+  upload(
+    body: RequestBody,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+    onBytesSent?: (bytes: number) => void,
+  ): Promise<{ answer: UploadAnswer; response: HttpResponse }> {
+    return this.#oneAtATime(() => this.#upload(body, headers, signal, onBytesSent))
+  }
+
+  #oneAtATime<T>(request: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(request, request)
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #upload(
     body: RequestBody,
     headers: Record<string, string>,
     signal?: AbortSignal,

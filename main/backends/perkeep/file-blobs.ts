@@ -19,18 +19,31 @@ export interface BuildFileOptions {
   readonly signal?: AbortSignal
   /** Called for each chunk as soon as it is cut (e.g. to start uploading early). */
   readonly onChunk?: (chunk: Chunk) => void
+  /**
+   * Called after each read with the chunks cut in it, if any; reading waits for a returned
+   * promise, so a slow consumer holds the read back. A rejection ends the read with its error.
+   */
+  readonly onChunks?: (chunks: readonly Chunk[]) => void | Promise<void>
   /** Write unix permission/owner/group/times into the file map (default true). */
   readonly unixAttributes?: boolean
   /** Members added to (or overriding) the file map, e.g. a fixed unixMtime. */
   readonly extraFields?: Readonly<Record<string, unknown>>
   /** Bytes per read (default 1 MiB). */
   readonly readSize?: number
+  /**
+   * List only the schema blobs in `blobs`, not the chunks (whoever took them from onChunks
+   * has them): a big file's chunk list is then not held until the end.
+   */
+  readonly schemaOnly?: boolean
 }
 
 /** A file read once: its Perkeep blobs plus what the caller records about it. */
 export interface FileBlobs {
   readonly fileRef: string
-  /** Chunks (file ranges), then bytes schema blobs innermost first, then the file schema. */
+  /**
+   * Chunks (file ranges; left out with schemaOnly), then bytes schema blobs innermost first,
+   * then the file schema.
+   */
   readonly blobs: readonly UploadBlob[]
   readonly size: number
   readonly sha256hex: string
@@ -64,36 +77,64 @@ export async function buildFileBlobs(
   name: string | Uint8Array,
   options: BuildFileOptions = {},
 ): Promise<FileBlobs> {
-  const { signal, onChunk } = options
+  const { signal, onChunk, onChunks } = options
   throwIfAborted(signal)
   const handle = await openFile(absPath)
   try {
     const stat = await handle.stat({ bigint: true }).catch(localError('Cannot stat'))
     if (!stat.isFile()) throw new LocalFileError('Not a regular file')
     const readSize = Math.max(1, options.readSize ?? DEFAULT_READ_SIZE)
-    const buffer = Buffer.allocUnsafe(Math.min(readSize, Math.max(Number(stat.size) + 1, 4096)))
+    const size = Math.min(readSize, Math.max(Number(stat.size) + 1, 4096))
+    let current: Buffer = Buffer.allocUnsafe(size)
+    // The next read goes here while the current piece is hashed; made once a read fills a
+    // buffer, so a small file (one short read, then EOF) needs only one.
+    let spare: Buffer | undefined
     const chunker = new Chunker()
-    const tree = new ChunkTree()
+    const tree = new ChunkTree({ keepChunks: !options.schemaOnly })
     const sha256 = createHash('sha256')
     let chunkCount = 0
-    const take = (chunks: readonly Chunk[]): void => {
+    const take = async (chunks: readonly Chunk[]): Promise<void> => {
+      if (chunks.length === 0) return
       for (const chunk of chunks) {
         chunkCount++
         tree.add(chunk)
         onChunk?.(chunk)
       }
+      await onChunks?.(chunks)
     }
-    for (;;) {
-      throwIfAborted(signal)
-      const { bytesRead } = await handle
-        .read(buffer, 0, buffer.length, null)
-        .catch(localError('Cannot read'))
-      if (bytesRead === 0) break
-      const piece = buffer.subarray(0, bytesRead)
-      sha256.update(piece)
-      take(chunker.push(piece))
+    let position = 0
+    const readInto = (buffer: Buffer): Promise<number> => {
+      const read = handle
+        .read(buffer, 0, buffer.length, position)
+        .then(({ bytesRead }) => bytesRead, localError('Cannot read'))
+      // Awaited on the next turn of the loop, maybe after a long wait for the consumer: a
+      // failure in between must not count as unhandled.
+      read.catch(() => undefined)
+      return read
     }
-    take(chunker.finish())
+    let reading: Promise<number> | undefined = readInto(current)
+    try {
+      for (;;) {
+        throwIfAborted(signal)
+        const bytesRead = await reading
+        reading = undefined
+        if (bytesRead === 0) break
+        const piece = current.subarray(0, bytesRead)
+        position += bytesRead
+        if (bytesRead === current.length) {
+          spare ??= Buffer.allocUnsafe(size)
+          ;[current, spare] = [spare, current]
+          reading = readInto(current)
+        }
+        sha256.update(piece)
+        await take(chunker.push(piece))
+        reading ??= readInto(current)
+      }
+    } finally {
+      // Never close the file under a read still in flight.
+      await reading?.catch(() => undefined)
+    }
+    await take(chunker.finish())
     if (BigInt(chunker.bytesRead) !== stat.size) {
       throw new LocalFileError('The file changed while it was being read')
     }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { basename, join } from 'node:path'
 import type { Backend, FolderTree, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'
@@ -16,7 +17,9 @@ import { assertUnchanged } from '../local-file.ts'
 import { discoverTarget, type BlobTarget } from './blob-target.ts'
 import { BlobSender, type OutgoingBlob } from './blob-sender.ts'
 import { buildDirectoryBlobs, buildFileBlobs, type FileBlobs } from './file-blobs.ts'
-import { sortStaticSetEntries } from './schema.ts'
+import { sortStaticSetEntries, type UploadBlob } from './schema.ts'
+import { sendWhileHashing, type FileHasher } from './streaming-send.ts'
+import { WorkerHasher } from './worker-hasher.ts'
 
 export type PerkeepAuth =
   | { readonly method: 'userpass'; readonly user: string; readonly password: string }
@@ -33,6 +36,20 @@ export interface PerkeepOptions {
   /** Files per wave: a wave is hashed, then its missing blobs are sent together. */
   readonly waveFiles?: number
   readonly waveBytes?: number
+  /** Files at least this big are sent while they are hashed, in batches of chunks. */
+  readonly streamBytes?: number
+  /** Chunk bytes per batch of a big file. */
+  readonly batchBytes?: number
+  /** Batches of a big file in flight at once. */
+  readonly batchesInFlight?: number
+  /** Blob bytes per upload request of a big file (each keeps its buffers until answered). */
+  readonly requestBytes?: number
+  /**
+   * Hash big files on a worker thread, leaving this thread to send. Default: only with four or
+   * more cores; with fewer, the thread would compete with the sending (and, on a test machine,
+   * the server) for the same cores and cost ~25 MB of memory for nothing.
+   */
+  readonly hashOnWorker?: boolean
 }
 
 interface Prepared {
@@ -53,6 +70,11 @@ export class PerkeepBackend implements Backend {
   readonly #concurrency: number
   readonly #waveFiles: number
   readonly #waveBytes: number
+  readonly #streamBytes: number
+  readonly #batchBytes: number
+  readonly #batchesInFlight: number
+  readonly #requestBytes: number
+  readonly #worker: WorkerHasher | undefined
   #sender: Promise<BlobSender> | undefined
 
   constructor(options: PerkeepOptions) {
@@ -67,7 +89,13 @@ export class PerkeepBackend implements Backend {
     this.#vivify = options.vivify ?? false
     this.#concurrency = options.concurrency ?? 4
     this.#waveFiles = options.waveFiles ?? 1000
-    this.#waveBytes = options.waveBytes ?? 256 * 1024 * 1024
+    this.#waveBytes = options.waveBytes ?? 64 * 1024 * 1024
+    this.#streamBytes = options.streamBytes ?? 32 * 1024 * 1024
+    this.#batchBytes = options.batchBytes ?? 16 * 1024 * 1024
+    this.#batchesInFlight = options.batchesInFlight ?? 3
+    this.#requestBytes = options.requestBytes ?? 4 * 1024 * 1024
+    this.#worker =
+      (options.hashOnWorker ?? availableParallelism() >= 4) ? new WorkerHasher() : undefined
   }
 
   async checkAuth(signal?: AbortSignal): Promise<void> {
@@ -78,33 +106,36 @@ export class PerkeepBackend implements Backend {
 
   async upload(files: readonly LocalFile[], options: UploadOptions = {}): Promise<UploadOutcome[]> {
     const sender = await this.#ready(options.signal)
+    const progress = new ProgressTracker(options.onProgress)
     const outcomes: UploadOutcome[] = []
-    for (const wave of this.#waves(files)) {
-      const prepared: Prepared[] = []
-      await mapLimit(
-        wave,
-        this.#concurrency,
-        async (file) => {
-          try {
-            const blobs = await buildFileBlobs(file.absPath, file.relPath, {
-              signal: options.signal,
-            })
-            if (blobs.size !== file.size) {
-              throw new LocalFileError(`${file.relPath} changed since it was listed`)
-            }
-            prepared.push({ file, blobs })
-          } catch (error) {
-            outcomes.push(
-              this.#settle(
-                { ok: false, file, error: toFerryError(error, options.signal) },
-                options,
-              ),
-            )
-          }
-        },
-        options.signal,
-      )
-      for (const outcome of await this.#send(sender, prepared, options)) outcomes.push(outcome)
+    // One wave is sent while the next is hashed; a big file is hashed and sent on its own. The
+    // wave being sent never rejects unobserved: its failure is kept until it is drained.
+    let sending: Promise<{ sent: UploadOutcome[] } | { failed: unknown }> | undefined
+    const drain = async (): Promise<void> => {
+      const done = await sending
+      sending = undefined
+      if (!done) return
+      if ('failed' in done) throw done.failed
+      outcomes.push(...done.sent)
+    }
+    try {
+      for (const group of this.#groups(files)) {
+        if ('big' in group) {
+          await drain()
+          outcomes.push(await this.#stream(sender, group.big, progress, options))
+          continue
+        }
+        const prepared = await this.#hashWave(group.wave, outcomes, options)
+        await drain()
+        sending = this.#send(sender, prepared, progress, options).then(
+          (sent) => ({ sent }),
+          (failed: unknown) => ({ failed }),
+        )
+      }
+      await drain()
+    } finally {
+      // A fatal error while hashing must not leave the previous wave running behind our back.
+      await sending
     }
     const byFile = new Map(outcomes.map((o) => [o.file, o]))
     return files.map((file) => byFile.get(file) as UploadOutcome)
@@ -154,35 +185,50 @@ export class PerkeepBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    await this.#worker?.close()
     await this.#http.close()
+  }
+
+  /** Hashes a wave's files; the ones that cannot be read are settled as failed right away. */
+  async #hashWave(
+    wave: readonly LocalFile[],
+    outcomes: UploadOutcome[],
+    options: UploadOptions,
+  ): Promise<Prepared[]> {
+    const prepared: Prepared[] = []
+    await mapLimit(
+      wave,
+      this.#concurrency,
+      async (file) => {
+        try {
+          const blobs = await buildFileBlobs(file.absPath, file.relPath, { signal: options.signal })
+          checkSize(file, blobs)
+          prepared.push({ file, blobs })
+        } catch (error) {
+          outcomes.push(
+            this.#settle({ ok: false, file, error: toFerryError(error, options.signal) }, options),
+          )
+        }
+      },
+      options.signal,
+    )
+    return prepared
   }
 
   async #send(
     sender: BlobSender,
     prepared: readonly Prepared[],
+    progress: ProgressTracker,
     options: UploadOptions,
   ): Promise<UploadOutcome[]> {
     const blobsOf = (item: Prepared): OutgoingBlob[] =>
-      item.blobs.blobs.map((blob) => ({
-        ref: blob.ref,
-        size: blob.size,
-        source:
-          blob.kind === 'range'
-            ? { path: item.file.absPath, start: blob.offset, length: blob.size }
-            : { bytes: blob.bytes },
-        owner: item.file.relPath,
-        schema: blob.kind === 'schema',
-      }))
+      item.blobs.blobs.map((blob) => outgoing(item.file, blob))
     // With vivify, each file schema goes alone afterwards, with the header that asks for it.
     const failures = await sender.send(
       prepared.flatMap((item) =>
         blobsOf(item).filter((b) => !this.#vivify || b.ref !== item.blobs.fileRef),
       ),
-      {
-        signal: options.signal,
-        progress: new ProgressTracker(options.onProgress),
-        parallel: this.#concurrency,
-      },
+      { signal: options.signal, progress, parallel: this.#concurrency },
     )
     return Promise.all(
       prepared.map(async (item) => {
@@ -191,25 +237,70 @@ export class PerkeepBackend implements Backend {
             .map((b) => failures.get(b.ref))
             .find((e): e is FerryError => e !== undefined)
           if (error) throw error
-          if (this.#vivify) await this.#vivifyFile(item, options.signal)
-          // Whatever the server said, a file that moved meanwhile is not what we sent.
-          await assertUnchanged(item.file)
+          return await this.#confirm(item, options)
         } catch (thrown) {
           return this.#settle(
             { ok: false, file: item.file, error: toFerryError(thrown, options.signal) },
             options,
           )
         }
-        return this.#settle(
-          {
-            ok: true,
-            file: item.file,
-            sha256: item.blobs.sha256hex,
-            remote: { fileRef: item.blobs.fileRef },
-          },
-          options,
-        )
       }),
+    )
+  }
+
+  /**
+   * A big file: its chunks go out in batches while it is still being hashed; its schema blobs
+   * follow once every chunk is on the server.
+   */
+  async #stream(
+    sender: BlobSender,
+    file: LocalFile,
+    progress: ProgressTracker,
+    options: UploadOptions,
+  ): Promise<UploadOutcome> {
+    try {
+      const blobs = await sendWhileHashing(sender, file.absPath, file.relPath, this.#hash, {
+        signal: options.signal,
+        progress,
+        batchBytes: this.#batchBytes,
+        inFlight: this.#batchesInFlight,
+        parallel: 1,
+        requestBytes: this.#requestBytes,
+      })
+      checkSize(file, blobs)
+      const schema = blobs.blobs.filter(
+        (b) => b.kind === 'schema' && (!this.#vivify || b.ref !== blobs.fileRef),
+      )
+      const failures = await sender.send(
+        schema.map((blob) => outgoing(file, blob)),
+        { signal: options.signal, progress, parallel: 1 },
+      )
+      const [error] = failures.values()
+      if (error) throw error
+      return await this.#confirm({ file, blobs }, options)
+    } catch (thrown) {
+      return this.#settle({ ok: false, file, error: toFerryError(thrown, options.signal) }, options)
+    }
+  }
+
+  readonly #hash: FileHasher = (absPath, name, options) =>
+    this.#worker
+      ? this.#worker.hash(absPath, name, options)
+      : buildFileBlobs(absPath, name, options)
+
+  /** Every blob of the file is on the server: vivify if asked, re-check the file, settle. */
+  async #confirm(item: Prepared, options: UploadOptions): Promise<UploadOutcome> {
+    if (this.#vivify) await this.#vivifyFile(item, options.signal)
+    // Whatever the server said, a file that moved meanwhile is not what we sent.
+    await assertUnchanged(item.file)
+    return this.#settle(
+      {
+        ok: true,
+        file: item.file,
+        sha256: item.blobs.sha256hex,
+        remote: { fileRef: item.blobs.fileRef },
+      },
+      options,
     )
   }
 
@@ -248,22 +339,27 @@ export class PerkeepBackend implements Backend {
     return outcome
   }
 
-  *#waves(files: readonly LocalFile[]): Iterable<LocalFile[]> {
+  /** Waves of small files, bounded in count and bytes; a file of streamBytes or more alone. */
+  *#groups(files: readonly LocalFile[]): Iterable<{ wave: LocalFile[] } | { big: LocalFile }> {
     let wave: LocalFile[] = []
     let bytes = 0
     for (const file of files) {
+      if (file.size >= this.#streamBytes) {
+        yield { big: file }
+        continue
+      }
       if (
         wave.length > 0 &&
         (wave.length >= this.#waveFiles || bytes + file.size > this.#waveBytes)
       ) {
-        yield wave
+        yield { wave }
         wave = []
         bytes = 0
       }
       wave.push(file)
       bytes += file.size
     }
-    if (wave.length > 0) yield wave
+    if (wave.length > 0) yield { wave }
   }
 
   #target: Promise<BlobTarget> | undefined
@@ -286,5 +382,24 @@ export class PerkeepBackend implements Backend {
       this.#sender = undefined
     })
     return this.#sender
+  }
+}
+
+function checkSize(file: LocalFile, blobs: FileBlobs): void {
+  if (blobs.size !== file.size) {
+    throw new LocalFileError(`${file.relPath} changed since it was listed`)
+  }
+}
+
+function outgoing(file: LocalFile, blob: UploadBlob): OutgoingBlob {
+  return {
+    ref: blob.ref,
+    size: blob.size,
+    source:
+      blob.kind === 'range'
+        ? { path: file.absPath, start: blob.offset, length: blob.size }
+        : { bytes: blob.bytes },
+    owner: file.relPath,
+    schema: blob.kind === 'schema',
   }
 }

@@ -48,19 +48,32 @@ export function schemaBlob(map: Readonly<Record<string, unknown>>): SchemaBlob {
   return { kind: 'schema', ref: sha224Ref(bytes), size: bytes.length, bytes }
 }
 
+// A chunk once its children are known, as it appears in its parent's parts list: its lone leaf
+// child or a bytes blob of its children (Perkeep's addBytesParts), then the chunk itself.
 interface Span {
-  readonly chunk: Chunk
-  readonly children: readonly Span[]
+  readonly bits: number
+  readonly leaf: boolean
+  readonly parts: readonly Part[]
+  /** Bytes of the chunk and everything under it. */
+  readonly size: number
 }
 
 /**
  * Perkeep's chunk tree, built as chunks arrive: at each cut, the trailing spans whose bits are
- * strictly lower than the new cut's become its children (they precede it in the file).
+ * strictly lower than the new cut's become its children (they precede it in the file). A span's
+ * children never change once it is cut, so their bytes blob is made right away and only the
+ * parts that name it are kept: memory grows with the schema, not with the chunk objects.
  */
 export class ChunkTree {
   readonly #spans: Span[] = []
-  readonly #chunks: Chunk[] = []
+  // Chunks in file order, for the range blobs; not kept when only schema blobs are wanted.
+  readonly #chunks: Chunk[] | undefined
+  readonly #bytesBlobs: SchemaBlob[] = []
   #size = 0
+
+  constructor(options: { readonly keepChunks?: boolean } = {}) {
+    this.#chunks = (options.keepChunks ?? true) ? [] : undefined
+  }
 
   /** Adds the next chunk of the file; chunks must arrive in file order. */
   add(chunk: Chunk): void {
@@ -69,9 +82,40 @@ export class ChunkTree {
     }
     const spans = this.#spans
     let from = spans.length
-    while (from > 0 && (spans[from - 1] as Span).chunk.bits < chunk.bits) from--
-    spans.push({ chunk, children: spans.splice(from) })
-    this.#chunks.push(chunk)
+    while (from > 0 && (spans[from - 1] as Span).bits < chunk.bits) from--
+    const children = spans.splice(from)
+    const own: Part = { blobRef: chunk.ref, size: chunk.size }
+    const only = children.length === 1 ? (children[0] as Span) : undefined
+    let span: Span
+    if (children.length === 0) {
+      span = { bits: chunk.bits, leaf: true, parts: [own], size: chunk.size }
+    } else if (only?.leaf) {
+      // A lone leaf child is promoted to a plain part.
+      span = {
+        bits: chunk.bits,
+        leaf: false,
+        parts: [...only.parts, own],
+        size: only.size + chunk.size,
+      }
+    } else {
+      // Other children go into a "bytes" blob, made (and so pushed) before any blob naming it.
+      let inner = 0
+      for (const child of children) inner += child.size
+      const bytes = schemaBlob({
+        camliVersion: 1,
+        camliType: 'bytes',
+        parts: children.flatMap((child) => child.parts),
+      })
+      this.#bytesBlobs.push(bytes)
+      span = {
+        bits: chunk.bits,
+        leaf: false,
+        parts: [{ bytesRef: bytes.ref, size: inner }, own],
+        size: inner + chunk.size,
+      }
+    }
+    spans.push(span)
+    this.#chunks?.push(chunk)
     this.#size += chunk.size
   }
 
@@ -82,11 +126,11 @@ export class ChunkTree {
 
   /**
    * The blobs of a file whose chunks were all added. `fields` are the file map's members other
-   * than camliVersion, camliType and parts (fileName, unix attributes…).
+   * than camliVersion, camliType and parts (fileName, unix attributes…). Without kept chunks,
+   * only the schema blobs.
    */
   fileBlobs(fields: Readonly<Record<string, unknown>>): FileSchemaBlobs {
-    const bytesBlobs: SchemaBlob[] = []
-    const { parts } = partsOf(this.#spans, bytesBlobs)
+    const parts = this.#spans.flatMap((span) => span.parts)
     const file = schemaBlob({ ...fields, camliVersion: 1, camliType: 'file', parts })
     const blobs: UploadBlob[] = []
     const seen = new Set<string>()
@@ -96,10 +140,10 @@ export class ChunkTree {
       seen.add(blob.ref)
       blobs.push(blob)
     }
-    for (const chunk of this.#chunks) {
+    for (const chunk of this.#chunks ?? []) {
       add({ kind: 'range', ref: chunk.ref, offset: chunk.offset, size: chunk.size })
     }
-    for (const blob of bytesBlobs) add(blob)
+    for (const blob of this.#bytesBlobs) add(blob)
     add(file)
     return { fileRef: file.ref, blobs }
   }
@@ -193,35 +237,6 @@ interface Part {
   readonly blobRef?: string
   readonly bytesRef?: string
   readonly size: number
-}
-
-// Perkeep's addBytesParts: a lone leaf child is promoted to a plain part; other children go
-// into a "bytes" blob, built (and so pushed) before the blob that refers to it.
-function partsOf(
-  spans: readonly Span[],
-  bytesBlobs: SchemaBlob[],
-): { parts: Part[]; size: number } {
-  const parts: Part[] = []
-  let total = 0
-  for (const span of spans) {
-    let children = span.children
-    const only = children.length === 1 ? (children[0] as Span) : undefined
-    if (only !== undefined && only.children.length === 0) {
-      parts.push({ blobRef: only.chunk.ref, size: only.chunk.size })
-      total += only.chunk.size
-      children = []
-    }
-    if (children.length > 0) {
-      const inner = partsOf(children, bytesBlobs)
-      const bytes = schemaBlob({ camliVersion: 1, camliType: 'bytes', parts: inner.parts })
-      bytesBlobs.push(bytes)
-      parts.push({ bytesRef: bytes.ref, size: inner.size })
-      total += inner.size
-    }
-    parts.push({ blobRef: span.chunk.ref, size: span.chunk.size })
-    total += span.chunk.size
-  }
-  return { parts, size: total }
 }
 
 function buildStaticSet(members: readonly string[], max: number, out: SchemaBlob[]): SchemaBlob {

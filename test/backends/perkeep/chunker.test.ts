@@ -188,3 +188,71 @@ describe('Chunker rules', () => {
     expect(() => chunker.finish()).toThrow()
   })
 })
+
+// Rewrites the oldest byte (weight 64 in s2) and the newest (weight 1) of the window that ends
+// at byte q so that the rolling sum after q is a split point.
+function plantSplit(data: Uint8Array, q: number): void {
+  let s2 = 64 * 63 * 31
+  for (let k = 0; k < 64; k++) s2 += (64 - k) * (data[q - 63 + k] as number)
+  const rest = s2 - 64 * (data[q - 63] as number) - (data[q] as number)
+  for (let oldest = 0; oldest < 256; oldest++) {
+    const newest = (((0x1fff - rest - 64 * oldest) % 0x2000) + 0x2000) % 0x2000
+    if (newest < 256) {
+      data[q - 63] = oldest
+      data[q] = newest
+      return
+    }
+  }
+  throw new Error('no split to plant')
+}
+
+// Feeds the bytes in pieces that end at the given offsets (then the rest at once).
+function chunkWithBreaks(bytes: Uint8Array, breaks: readonly number[]): Chunk[] {
+  const ends = [...breaks, bytes.length]
+  let at = 0
+  return chunkAll(bytes, (i) => {
+    const size = (ends[i] ?? bytes.length) - at
+    at += size
+    return size
+  })
+}
+
+describe('Chunker skipping the bytes where no cut can fall', () => {
+  // The second chunk starts at 256 KiB; the first byte after which it may end is 64 KiB on.
+  const second = 262_144
+  const firstAllowed = second + 65_536
+
+  it('cuts right at the first byte a split may follow, not at the byte before', () => {
+    const data = pseudoRandom(1_300_000, 4242)
+    plantSplit(data, firstAllowed)
+    // The third chunk would be exactly 64 KiB here: too small, so no cut.
+    plantSplit(data, firstAllowed + 65_536)
+    const expected = referenceChunks(data)
+    expect(expected[1]).toMatchObject({ offset: second, size: 65_537 })
+    expect(expected[2]?.offset).toBe(firstAllowed + 1)
+    expect(expected[2]?.size).not.toBe(65_536)
+    for (const breaks of [
+      [],
+      // The window of the first possible cut straddles pieces, in the tail and in the piece.
+      [firstAllowed - 30],
+      [firstAllowed - 63, firstAllowed - 1, firstAllowed, firstAllowed + 1],
+      [second, firstAllowed - 64, firstAllowed + 65_500, firstAllowed + 65_537],
+      Array.from({ length: 200 }, (_, i) => firstAllowed - 100 + i),
+    ]) {
+      expect(chunkWithBreaks(data, breaks)).toEqual(expected)
+    }
+  })
+
+  it('agrees with the reference on noise fed in random pieces', () => {
+    for (const seed of [11, 22, 33, 44, 55]) {
+      const data = pseudoRandom(2_000_000, seed)
+      let x = seed
+      const sizes = (): number => {
+        x = (x * 1_103_515_245 + 12_345) >>> 0
+        // Mostly small pieces, now and then one bigger than a chunk.
+        return x % 7 === 0 ? (x % 1_500_000) + 1 : (x % 70_000) + 1
+      }
+      expect(chunkAll(data, sizes)).toEqual(referenceChunks(data))
+    }
+  })
+})

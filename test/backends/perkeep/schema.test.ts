@@ -157,6 +157,54 @@ describe('file blobs of the Perkeep vector file', () => {
   })
 })
 
+describe('file blobs handed over while reading', () => {
+  it('holds the read back while the chunk consumer is busy', async () => {
+    let calls = 0
+    let open: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    const pending = buildFileBlobs(VECTOR_PATH, 'test-file', {
+      unixAttributes: false,
+      readSize: 64 << 10,
+      onChunks: async () => {
+        calls++
+        await gate
+      },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(calls).toBe(1)
+    open()
+    const result = await pending
+    expect(calls).toBeGreaterThan(10)
+    expect(result.fileRef).toBe('sha224-4c6e23fe27b76bb61f433b5870b75828a4ab14d728333e1e201595e6')
+  })
+
+  it('leaves the chunks out with schemaOnly, every schema blob in the same order', async () => {
+    const full = await buildFileBlobs(VECTOR_PATH, 'test-file', { unixAttributes: false })
+    const chunks: string[] = []
+    const lean = await buildFileBlobs(VECTOR_PATH, 'test-file', {
+      unixAttributes: false,
+      schemaOnly: true,
+      onChunks: (cut) => void chunks.push(...cut.map((c) => c.ref)),
+    })
+    expect(lean.fileRef).toBe(full.fileRef)
+    expect(lean.blobs).toEqual(full.blobs.filter((b) => b.kind === 'schema'))
+    expect(new Set(chunks)).toEqual(
+      new Set(full.blobs.filter((b) => b.kind === 'range').map((b) => b.ref)),
+    )
+  })
+
+  it('fails with the consumer’s error and closes the file', async () => {
+    const reason = new Error('no more')
+    await expect(
+      buildFileBlobs(VECTOR_PATH, 'x', {
+        onChunks: () => {
+          throw reason
+        },
+      }),
+    ).rejects.toBe(reason)
+  })
+})
+
 describe('file schema maps', () => {
   it('matches the 3 000 000-byte sample with a fixed unixMtime', async () => {
     const path = await writeTemp('sample3MB.bin', VECTOR.subarray(0, 3_000_000))
