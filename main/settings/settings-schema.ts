@@ -1,18 +1,7 @@
-import type { BackendKind } from '../backends/backend.ts'
-import type { AuthMethod } from '../backends/account.ts'
+import type { AccountConfig } from '../backends/account.ts'
 
 /** A storage account: everything but its secret, which lives only in the keychain. */
-export interface AccountSettings {
-  readonly id: string
-  readonly backend: BackendKind
-  readonly server: string
-  readonly auth: AuthMethod
-  readonly user?: string
-  readonly allowInsecureHttp?: boolean
-  readonly singleFilePath?: string
-  readonly apiKeyHeader?: string
-  readonly vivify?: boolean
-}
+export type AccountSettings = AccountConfig & { readonly id: string }
 
 /** A local folder kept uploaded to an account. */
 export interface FolderSettings {
