@@ -14,7 +14,9 @@ import type { Readable } from 'node:stream'
 import busboy from 'busboy'
 import type { Busboy } from 'busboy'
 import { ipfsAdd } from './dstor-ipfs.ts'
-import { HttpError } from './kit.ts'
+import { ConnectionLost, feedBusboy, HttpError } from './kit.ts'
+
+export { ConnectionLost }
 
 /** One received file part, already on disk. */
 export interface ReceivedFile {
@@ -35,9 +37,6 @@ export interface ReceiveOptions {
   /** Called for each part's filename before its bytes are read; throws an HttpError to refuse. */
   readonly accept: (name: string | undefined) => void
 }
-
-/** The client went away mid-body: there is nobody left to answer. */
-export class ConnectionLost extends Error {}
 
 /** Streams every part of the request to `dir`; resolves once all are on disk. */
 export async function receiveFiles(
@@ -92,7 +91,7 @@ export async function receiveFiles(
 
   let failure: unknown
   try {
-    await feed(req, bb, options.maxBodyBytes)
+    await feedBusboy(req, bb, options.maxBodyBytes)
   } catch (error) {
     failure = error
   }
@@ -158,42 +157,4 @@ export async function removeFiles(
   files: ReadonlyArray<{ readonly tempPath: string }>,
 ): Promise<void> {
   await Promise.all(files.map((file) => rm(file.tempPath, { force: true })))
-}
-
-/** Pushes the request body into busboy with backpressure, counting it against the limit. */
-function feed(req: IncomingMessage, bb: Busboy, maxBodyBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = 0
-    let done = false
-    const fail = (error: Error): void => {
-      if (done) return
-      done = true
-      bb.destroy(error)
-      // Keep reading (and discarding) so the client can still read our answer.
-      req.resume()
-      reject(error)
-    }
-    req.on('data', (chunk: Buffer) => {
-      if (done) return
-      seen += chunk.length
-      if (seen > maxBodyBytes) return fail(new HttpError(413, 'request body too large'))
-      if (!bb.write(chunk)) req.pause()
-    })
-    req.on('end', () => {
-      if (!done) bb.end()
-    })
-    req.on('close', () => {
-      if (!req.complete) fail(new ConnectionLost('connection lost mid-body'))
-    })
-    bb.on('drain', () => {
-      if (!done) req.resume()
-    })
-    bb.on('error', (error: Error) => {
-      fail(new HttpError(400, `malformed multipart body: ${error.message}`))
-    })
-    bb.on('finish', () => {
-      done = true
-      resolve()
-    })
-  })
 }

@@ -16,7 +16,7 @@ import { truncate } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import busboy from 'busboy'
 import type { Busboy } from 'busboy'
-import { HttpError } from './kit.ts'
+import { ConnectionLost, feedBusboy, HttpError } from './kit.ts'
 import type { KalaSession, SessionMark } from './kala-sessions.ts'
 
 type WriteMode = 'WRITE' | 'APPEND'
@@ -29,8 +29,6 @@ export interface WriteOptions {
   /** Fault: write this many bytes of the `file` part, then destroy the connection. */
   readonly breakAfterBytes?: number
 }
-
-class ConnectionLost extends Error {}
 
 /** Streams one write request into `session`. Call inside `session.serialize`. */
 export async function receiveWrite(
@@ -93,7 +91,7 @@ export async function receiveWrite(
 
   let failure: unknown
   try {
-    await feed(req, bb, options.maxBodyBytes)
+    await feedBusboy(req, bb, options.maxBodyBytes)
   } catch (error) {
     failure = error
   }
@@ -116,44 +114,6 @@ export async function receiveWrite(
   if (mode === undefined) throw new HttpError(400, 'Field "mode" is required')
   if (!sawFile) throw new HttpError(400, 'Part "file" is required')
   return { ok: true, size: session.size }
-}
-
-/** Pushes the request body into busboy with backpressure, counting it against the limit. */
-function feed(req: IncomingMessage, bb: Busboy, maxBodyBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = 0
-    let done = false
-    const fail = (error: Error): void => {
-      if (done) return
-      done = true
-      bb.destroy(error)
-      // Keep reading (and discarding) so the client still gets our answer.
-      req.resume()
-      reject(error)
-    }
-    req.on('data', (chunk: Buffer) => {
-      if (done) return
-      seen += chunk.length
-      if (seen > maxBodyBytes) return fail(new HttpError(413, 'Request body too large'))
-      if (!bb.write(chunk)) req.pause()
-    })
-    req.on('end', () => {
-      if (!done) bb.end()
-    })
-    req.on('close', () => {
-      if (!req.complete) fail(new ConnectionLost('connection lost mid-body'))
-    })
-    bb.on('drain', () => {
-      if (!done) req.resume()
-    })
-    bb.on('error', (error: Error) => {
-      fail(new HttpError(400, `Malformed multipart body: ${error.message}`))
-    })
-    bb.on('finish', () => {
-      done = true
-      resolve()
-    })
-  })
 }
 
 /**

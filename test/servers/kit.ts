@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import type { Busboy } from 'busboy'
 
 export type Fault =
   /** Read a little of the request body (if any), then destroy the socket without answering. */
@@ -267,4 +268,45 @@ export async function listen(
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** The connection dropped before the whole request body arrived. */
+export class ConnectionLost extends Error {}
+
+/** Pushes the request body into busboy with backpressure, counting it against the limit. */
+export function feedBusboy(req: IncomingMessage, bb: Busboy, maxBodyBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = 0
+    let done = false
+    const fail = (error: Error): void => {
+      if (done) return
+      done = true
+      bb.destroy(error)
+      // Keep reading (and discarding) so the client can still read our answer.
+      req.resume()
+      reject(error)
+    }
+    req.on('data', (chunk: Buffer) => {
+      if (done) return
+      seen += chunk.length
+      if (seen > maxBodyBytes) return fail(new HttpError(413, 'request body too large'))
+      if (!bb.write(chunk)) req.pause()
+    })
+    req.on('end', () => {
+      if (!done) bb.end()
+    })
+    req.on('close', () => {
+      if (!req.complete) fail(new ConnectionLost('connection lost mid-body'))
+    })
+    bb.on('drain', () => {
+      if (!done) req.resume()
+    })
+    bb.on('error', (error: Error) => {
+      fail(new HttpError(400, `malformed multipart body: ${error.message}`))
+    })
+    bb.on('finish', () => {
+      done = true
+      resolve()
+    })
+  })
 }
