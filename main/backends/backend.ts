@@ -37,6 +37,25 @@ export interface UploadOptions {
   readonly onProgress?: (event: ProgressEvent) => void
   /** Called as soon as each file's outcome is known (before the whole call resolves). */
   readonly onOutcome?: (outcome: UploadOutcome) => void
+  /**
+   * Protocol state that survives a crash (Kala sessions, dStor processes). Without it an
+   * interrupted upload starts over. Record each outcome durably inside `onOutcome`: the backend
+   * drops its journal entry right after that call returns.
+   */
+  readonly journal?: UploadJournal
+}
+
+/**
+ * Where a backend keeps protocol state that must survive a crash (a Kala session, a dStor process),
+ * so a restarted upload recovers it instead of starting over. Values are small strings (JSON);
+ * never secrets. The engine backs it with its SQLite index; writes are durable when set() returns.
+ */
+export interface UploadJournal {
+  get(key: string): string | undefined
+  set(key: string, value: string): void
+  delete(key: string): void
+  /** Keys starting with prefix. */
+  keys(prefix: string): string[]
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { AccountConfig } from './account.ts'
 import type { Backend } from './backend.ts'
 import { DstorBackend } from './dstor/dstor-backend.ts'
+import type { BandwidthLimiter } from './http/bandwidth.ts'
 import type { HttpClient } from './http/client.ts'
 import { KalaBackend } from './kala/kala-backend.ts'
 import { PerkeepBackend } from './perkeep/perkeep-backend.ts'
@@ -12,6 +13,8 @@ export interface BackendWiring {
   readonly remotePath?: string
   /** Files in flight at once. */
   readonly concurrency?: number
+  /** The process-wide upload limit (one limiter for every backend), set on `http`. */
+  readonly bandwidth?: BandwidthLimiter
 }
 
 /** Builds the backend for an account and its secret (API key, password or token, per auth). */
@@ -21,6 +24,7 @@ export function createBackend(
   wiring: BackendWiring,
 ): Backend {
   const { http, concurrency } = wiring
+  if (wiring.bandwidth) http.setBandwidth(wiring.bandwidth)
   const user = account.user ?? ''
   switch (account.backend) {
     case 'dstor':

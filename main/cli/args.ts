@@ -19,6 +19,8 @@ export const USAGE = `Usage:
   ferry account remove <id> | ferry account list [--json]
   ferry folder add <folder> --account <id> [--remote-path <path>] [--exclude <pattern>]…
   ferry folder remove|pause|resume <id or folder> | ferry folder list [--json]
+  ferry sync [--once] [--json]     keep every folder uploaded (until Ctrl-C), or sync once and exit
+  ferry status [--watch] [--json]  what is stored, what is left, what failed
 
 The secret (API key, password or token, per --auth) comes from env FERRY_SECRET, else from the
 OS keychain entry saved by \`ferry login\`. State lives in env FERRY_HOME, else the app-data folder.
@@ -52,6 +54,8 @@ export const OPTIONS = {
   account: { type: 'string' },
   name: { type: 'string' },
   exclude: { type: 'string', multiple: true },
+  once: { type: 'boolean', default: false },
+  watch: { type: 'boolean', default: false },
 } as const
 
 export type OptionValues = ReturnType<typeof parseOptions>['values']

@@ -5,7 +5,7 @@ import { HttpClient } from '../backends/http/client.ts'
 import { stateDir } from '../platform/paths.ts'
 import { KeychainSecretStore } from '../platform/keychain.ts'
 import type { SecretStore } from '../platform/secret-store.ts'
-import { parseCommandLine, USAGE } from './args.ts'
+import { parseCommandLine, parseOptions, USAGE } from './args.ts'
 import { FerryError } from '../backends/errors.ts'
 import { CliError, EXIT, exitCodeFor, type ExitCode } from './exit-codes.ts'
 import type { CliIo } from './io.ts'
@@ -15,6 +15,8 @@ import { push } from './push.ts'
 import { ConfSettingsStore } from '../settings/conf-settings-store.ts'
 import type { SettingsStore } from '../settings/settings-store.ts'
 import { resolveSecret } from './secret.ts'
+import { status } from './status.ts'
+import { sync } from './sync.ts'
 
 export interface CliDeps {
   readonly secrets?: SecretStore
@@ -37,6 +39,27 @@ export async function runCli(
         makeBackend: (account, secret) =>
           createBackend(account, secret, { http: newHttp(account) }),
       })
+    }
+    if (argv[0] === 'sync' || argv[0] === 'status') {
+      const { values, positionals } = parseOptions(argv)
+      if (positionals.length > 1) {
+        throw new CliError(EXIT.usage, `${argv[0]} takes no arguments (got ${positionals[1]})`)
+      }
+      const settings =
+        deps.settings ??
+        new ConfSettingsStore(stateDir(io.env), { watch: argv[0] === 'sync' && !values.once })
+      const common = { json: values.json, stateDir: stateDir(io.env) }
+      try {
+        return argv[0] === 'sync'
+          ? await sync({ ...common, once: values.once }, io, {
+              settings,
+              secrets,
+              signal: deps.signal,
+            })
+          : await status({ ...common, watch: values.watch }, io, { settings, signal: deps.signal })
+      } finally {
+        if (settings instanceof ConfSettingsStore) settings.close()
+      }
     }
     const args = parseCommandLine(argv)
     if (args.command === 'help' || !args.account) {

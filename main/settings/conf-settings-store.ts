@@ -17,7 +17,8 @@ const KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]
 export class ConfSettingsStore implements SettingsStore {
   readonly #conf: Conf<Settings>
 
-  constructor(stateDir: string) {
+  /** `watch`: also report changes other processes make (`ferry folder pause` during a sync). */
+  constructor(stateDir: string, options: { watch?: boolean } = {}) {
     this.#conf = new Conf<Settings>({
       cwd: stateDir,
       configName: 'config',
@@ -26,7 +27,7 @@ export class ConfSettingsStore implements SettingsStore {
       schema: SETTINGS_SCHEMA as never,
       migrations: SETTINGS_MIGRATIONS as never,
       clearInvalidConfig: false,
-      watch: false,
+      watch: options.watch ?? false,
     })
   }
 
@@ -45,6 +46,11 @@ export class ConfSettingsStore implements SettingsStore {
     const next = change(this.read())
     this.#conf.set(next as unknown as Record<string, unknown>)
     return this.read()
+  }
+
+  /** Stops watching the file (a watching store keeps the process alive otherwise). */
+  close(): void {
+    this.#conf._closeWatcher()
   }
 
   onDidChange(listener: (settings: Settings) => void): () => void {

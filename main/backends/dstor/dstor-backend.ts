@@ -13,11 +13,12 @@ import {
 import type { AuthProvider, HttpClient } from '../http/client.ts'
 import { multipartBody, readSource, type PartSource } from '../http/multipart.ts'
 import { sleep, withRetry } from '../http/retry.ts'
-import { assertReadable, assertUnchanged, unreadable } from '../local-file.ts'
+import { assertReadable, assertUnchanged, hashFile, unreadable } from '../local-file.ts'
 import { ProgressTracker } from '../progress.ts'
 import { TokenCache } from '../token-cache.ts'
 import { CidHasher } from './cid.ts'
 import { planChunks, type ChunkLimits } from './chunk-plan.ts'
+import { DstorProcessJournal, type JournaledProcess } from './process-journal.ts'
 
 export type DstorAuth =
   | { readonly method: 'api-key'; readonly key: string }
@@ -40,6 +41,12 @@ export interface DstorOptions {
   readonly tokenLifetimeSec?: number
 }
 
+/** What the local file's bytes hash to. */
+interface Digests {
+  readonly sha256: string
+  readonly cid: string
+}
+
 /** One file of a request could not be read: it fails alone, the others go again without it. */
 class FileFailed extends LocalFileError {
   readonly item: Outgoing
@@ -57,7 +64,7 @@ class FileFailed extends LocalFileError {
  */
 class Outgoing {
   readonly file: LocalFile
-  #digests: Promise<{ sha256: string; cid: string }> | undefined
+  #digests: Promise<Digests> | undefined
 
   constructor(file: LocalFile) {
     this.file = file
@@ -68,7 +75,7 @@ class Outgoing {
   }
 
   /** The digests of the last attempt that sent the whole file. */
-  digests(): Promise<{ sha256: string; cid: string }> {
+  digests(): Promise<Digests> {
     return (
       this.#digests ??
       Promise.reject(new IntegrityError(`${this.file.relPath} was never sent whole`))
@@ -104,6 +111,16 @@ class Outgoing {
   }
 }
 
+/** Files that a journaled process may already have stored. */
+interface Recovery {
+  readonly entry: JournaledProcess
+  readonly items: readonly Outgoing[]
+  readonly journal: DstorProcessJournal
+}
+
+/** Reports one outcome as soon as it is known. */
+type Settle = (outcome: UploadOutcome) => void
+
 interface StatusAnswer {
   readonly status?: unknown
   readonly data?: unknown
@@ -117,6 +134,12 @@ const DEFAULT_SINGLE_PATH = '/api/v0/add'
  * dStor: a lone file goes through the single-file upload; several go through a folder process
  * (get-token, N multipart chunks of whole files, status polling). Every answer's CID is checked
  * against the CID computed locally in the same read that hashes the file.
+ *
+ * With a journal, each folder process is recorded when opened and as its chunks are confirmed,
+ * so a push restarted after a crash polls a process whose chunks all went out instead of sending
+ * them again; a process cut off earlier is abandoned (§1.2: no resume) and its files go again. A
+ * single-file upload is one request, so there is nothing to recover: either its answer arrived
+ * (and was reported) or the file is sent again, which stores the same CID under the same name.
  */
 export class DstorBackend implements Backend {
   readonly kind = 'dstor'
@@ -175,16 +198,25 @@ export class DstorBackend implements Backend {
       },
       options.signal,
     )
-    const plan = planChunks(ready, this.#limits)
     const progress = new ProgressTracker(options.onProgress)
-    // Singles and processes are independent: run them side by side, `concurrency` at a time.
+    const journal = options.journal ? new DstorProcessJournal(options.journal) : undefined
+    const { recoveries, rest } = journal
+      ? this.#recoverable(ready, journal)
+      : { recoveries: [], rest: ready }
+    // Recoveries, singles and processes are independent: run them side by side, `concurrency`
+    // at a time. A recovery that finds nothing to recover uploads its files itself.
     const jobs = [
-      ...plan.singles.map(
-        (item) => async () => settle(await this.#single(item, progress, options)),
-      ),
-      ...plan.processes.map((group) => async () => {
-        for (const outcome of await this.#process(group, progress, options)) settle(outcome)
+      ...recoveries.map((recovery) => async () => {
+        const recovered = await this.#recover(recovery, options.signal)
+        if (!recovered) {
+          for (const job of this.#jobs(recovery.items, progress, options, settle)) await job()
+          return
+        }
+        for (const outcome of recovered) settle(outcome)
+        // Only once every outcome is reported: a crash before this asks dStor again.
+        recovery.journal.forget(recovery.entry.id)
       }),
+      ...this.#jobs(rest, progress, options, settle),
     ]
     await mapLimit(jobs, this.#concurrency, (job) => job(), options.signal)
     return files.map((file) => outcomes.get(file) as UploadOutcome)
@@ -192,6 +224,101 @@ export class DstorBackend implements Backend {
 
   async close(): Promise<void> {
     await this.#http.close()
+  }
+
+  /** The uploads of `items`: singles and folder processes, as the chunk plan groups them. */
+  #jobs(
+    items: readonly Outgoing[],
+    progress: ProgressTracker,
+    options: UploadOptions,
+    settle: Settle,
+  ): (() => Promise<void>)[] {
+    const plan = planChunks(items, this.#limits)
+    return [
+      ...plan.singles.map(
+        (item) => async () => settle(await this.#single(item, progress, options)),
+      ),
+      ...plan.processes.map((group) => () => this.#process(group, progress, options, settle)),
+    ]
+  }
+
+  /**
+   * Splits the files to upload into those a journaled process may already have stored (same
+   * path, size and mtime, and every chunk of that process sent, or all but the last, whose
+   * answer may have been lost) and the rest. Entries that concern these files but cannot help
+   * (cut off mid-process, other content, another remote folder) are dropped; entries about other
+   * files are left alone.
+   */
+  #recoverable(
+    ready: readonly Outgoing[],
+    journal: DstorProcessJournal,
+  ): { recoveries: Recovery[]; rest: Outgoing[] } {
+    const byPath = new Map(ready.map((item) => [item.file.relPath, item]))
+    const claimed = new Set<Outgoing>()
+    const recoveries: Recovery[] = []
+    for (const entry of journal.entries()) {
+      if (!entry.files.some(([relPath]) => byPath.has(relPath))) continue
+      const items = entry.files.flatMap(([relPath, size, mtimeMs]) => {
+        const item = byPath.get(relPath)
+        const same = item?.file.size === size && item.file.mtimeMs === mtimeMs
+        return item && same && !claimed.has(item) ? [item] : []
+      })
+      if (
+        items.length === 0 ||
+        entry.folderPath !== this.#remotePath ||
+        entry.sent < entry.chunks - 1
+      ) {
+        journal.forget(entry.id)
+        continue
+      }
+      for (const item of items) claimed.add(item)
+      recoveries.push({ entry, items, journal })
+    }
+    return { recoveries, rest: ready.filter((item) => !claimed.has(item)) }
+  }
+
+  /**
+   * Asks dStor for the result of a journaled process instead of uploading its files again. On
+   * DONE each file's CID is checked against the one computed from the local file now. Returns
+   * undefined when the files must go again (ERROR, expired or forgotten, last chunk never
+   * arrived), having dropped the entry; the entry stays while dStor is still working on it or
+   * cannot be reached.
+   */
+  async #recover(
+    { entry, items, journal }: Recovery,
+    signal: AbortSignal | undefined,
+  ): Promise<UploadOutcome[] | undefined> {
+    let rows: { name: string; cid: unknown }[]
+    try {
+      rows = await this.#poll(entry.uploadToken, signal, entry.sent < entry.chunks)
+    } catch (error) {
+      const typed = toFerryError(error, signal)
+      if (typed.kind === 'auth' || typed.kind === 'cancelled') throw typed
+      const gone = typed.status === 404 || error instanceof ChunksMissingError
+      if (typed.kind === 'retryable' && !gone) {
+        return items.map((item) => ({ ok: false as const, file: item.file, error: typed }))
+      }
+      journal.forget(entry.id)
+      return undefined
+    }
+    const byName = new Map(rows.map((row) => [row.name, row.cid]))
+    return Promise.all(
+      items.map(async (item) => {
+        const { file } = item
+        try {
+          if (!byName.has(file.relPath)) {
+            throw new IntegrityError(`dStor finished without confirming ${file.relPath}`)
+          }
+          return await this.#confirm(
+            file,
+            () => localDigests(file, signal),
+            byName.get(file.relPath),
+          )
+        } catch (error) {
+          return this.#failure(file, error, signal)
+        }
+      }),
+    )
   }
 
   /** One file, one request: the answer carries its CID at once (PROTOCOLS.md §1.3). */
@@ -223,7 +350,7 @@ export class DstorBackend implements Backend {
         }),
       )
       const cid = body['Hash'] ?? body['hash']
-      return await this.#confirm(item, cid)
+      return await this.#confirm(file, () => item.digests(), cid)
     } catch (error) {
       return this.#failure(file, error, options.signal)
     }
@@ -237,19 +364,20 @@ export class DstorBackend implements Backend {
     initial: readonly (readonly Outgoing[])[],
     progress: ProgressTracker,
     options: UploadOptions,
-  ): Promise<UploadOutcome[]> {
-    const failed: UploadOutcome[] = []
+    settle: Settle,
+  ): Promise<void> {
+    const journal = options.journal ? new DstorProcessJournal(options.journal) : undefined
     let group = initial
     for (;;) {
       const items = group.flat()
-      if (items.length === 0) return failed
+      if (items.length === 0) return
       try {
         // A process that failed starts over as a new one; one still being processed when
         // polling gives up is left alone (its files stay queued), not uploaded again at once.
-        const rows = await withRetry(
+        const { rows, id } = await withRetry(
           this.#http.retry,
           options.signal,
-          () => this.#runProcess(group, progress, options),
+          () => this.#runProcess(group, progress, options, journal),
           { retryIf: (error) => !(error instanceof StillProcessingError) },
         )
         const byName = new Map(rows.map((row) => [row.name, row.cid]))
@@ -259,36 +387,48 @@ export class DstorBackend implements Backend {
               if (!byName.has(item.file.relPath)) {
                 throw new IntegrityError(`dStor finished without confirming ${item.file.relPath}`)
               }
-              return await this.#confirm(item, byName.get(item.file.relPath))
+              return await this.#confirm(
+                item.file,
+                () => item.digests(),
+                byName.get(item.file.relPath),
+              )
             } catch (error) {
               return this.#failure(item.file, error, options.signal)
             }
           }),
         )
-        return [...failed, ...confirmed]
+        for (const outcome of confirmed) settle(outcome)
+        // Only once every outcome is reported: a crash before this asks dStor again.
+        if (id !== undefined) journal?.forget(id)
+        return
       } catch (error) {
         if (error instanceof FileFailed) {
           // One file became unreadable mid-request: it fails alone; the rest go again.
-          failed.push({ ok: false, file: error.item.file, error })
+          settle({ ok: false, file: error.item.file, error })
           group = group.map((chunk) => chunk.filter((item) => item !== error.item))
           group = group.filter((chunk) => chunk.length > 0)
           continue
         }
         const typed = toFerryError(error, options.signal)
         if (typed.kind === 'auth' || typed.kind === 'cancelled') throw typed
-        return [
-          ...failed,
-          ...items.map((item) => ({ ok: false as const, file: item.file, error: typed })),
-        ]
+        for (const item of items) settle({ ok: false, file: item.file, error: typed })
+        return
       }
     }
   }
 
+  /**
+   * One attempt at a folder process. With a journal the process is recorded once opened and
+   * as each chunk is confirmed; an attempt that fails abandons it and drops the entry, unless
+   * the process may still finish (cut off, still being processed, sign-in needed), which the
+   * next push then asks about.
+   */
   async #runProcess(
     group: readonly (readonly Outgoing[])[],
     progress: ProgressTracker,
     options: UploadOptions,
-  ): Promise<{ name: string; cid: unknown }[]> {
+    journal: DstorProcessJournal | undefined,
+  ): Promise<{ rows: { name: string; cid: unknown }[]; id: string | undefined }> {
     const { signal } = options
     const { body } = await this.#http.json<{ token?: unknown }>({
       method: 'POST',
@@ -302,7 +442,37 @@ export class DstorBackend implements Backend {
       throw new IntegrityError('dStor answered get-token without an upload token')
     }
     const uploadToken = body.token
-    for (const chunk of group) {
+    const id = journal?.begin(
+      uploadToken,
+      this.#remotePath,
+      group.map((chunk) => chunk.map((item) => item.file)),
+    )
+    try {
+      return {
+        rows: await this.#sendChunks(uploadToken, group, progress, options, journal, id),
+        id,
+      }
+    } catch (error) {
+      if (id !== undefined) {
+        const kind = toFerryError(error, signal).kind
+        const mayFinish =
+          error instanceof StillProcessingError || kind === 'auth' || kind === 'cancelled'
+        if (!mayFinish) journal?.forget(id)
+      }
+      throw error
+    }
+  }
+
+  async #sendChunks(
+    uploadToken: string,
+    group: readonly (readonly Outgoing[])[],
+    progress: ProgressTracker,
+    options: UploadOptions,
+    journal: DstorProcessJournal | undefined,
+    id: string | undefined,
+  ): Promise<{ name: string; cid: unknown }[]> {
+    const { signal } = options
+    for (const [index, chunk] of group.entries()) {
       const { body: answer, response } = await this.#http.json<{ received?: unknown }>({
         method: 'POST',
         url: this.#url('/v1/upload/'),
@@ -330,13 +500,19 @@ export class DstorBackend implements Backend {
           `dStor received ${answer.received} of the ${chunk.length} files sent; starting over`,
         )
       }
+      if (id !== undefined) journal?.chunksSent(id, index + 1)
     }
     return this.#poll(uploadToken, signal)
   }
 
+  /**
+   * Polls get-status until DONE. `lastChunkUnsure`: the last chunk's answer was lost, so a
+   * first answer of UPLOADING means it never arrived and the process can never finish.
+   */
   async #poll(
     uploadToken: string,
     signal?: AbortSignal,
+    lastChunkUnsure = false,
   ): Promise<{ name: string; cid: unknown }[]> {
     const deadline = Date.now() + this.#statusTimeoutMs
     for (let delay = 0; ; delay = Math.min(5_000, Math.max(500, delay * 1.5))) {
@@ -350,6 +526,9 @@ export class DstorBackend implements Backend {
         acceptStatus: [404],
       })
       if (response.status === 404) throw processGone()
+      if (lastChunkUnsure && delay === 0 && body.status === 'UPLOADING') {
+        throw new ChunksMissingError()
+      }
       if (body.status === 'DONE') return parseRows(body.data)
       if (body.status === 'ERROR') {
         const stage = typeof body.errorAtStage === 'string' ? body.errorAtStage : 'unknown stage'
@@ -366,19 +545,23 @@ export class DstorBackend implements Backend {
     }
   }
 
-  async #confirm(item: Outgoing, cid: unknown): Promise<UploadOutcome> {
+  async #confirm(
+    file: LocalFile,
+    digests: () => Promise<Digests>,
+    cid: unknown,
+  ): Promise<UploadOutcome> {
     // A file that moved while it was sent is reported as such, whatever the server computed.
-    await assertUnchanged(item.file)
-    const local = await item.digests()
+    await assertUnchanged(file)
+    const local = await digests()
     if (typeof cid !== 'string' || !cid) {
-      throw new IntegrityError(`dStor did not return a CID for ${item.file.relPath}`)
+      throw new IntegrityError(`dStor did not return a CID for ${file.relPath}`)
     }
     if (cid !== local.cid) {
       throw new IntegrityError(
-        `dStor stored ${item.file.relPath} as ${cid}, but its content is ${local.cid}`,
+        `dStor stored ${file.relPath} as ${cid}, but its content is ${local.cid}`,
       )
     }
-    return { ok: true, file: item.file, sha256: local.sha256, remote: { cid } }
+    return { ok: true, file, sha256: local.sha256, remote: { cid } }
   }
 
   #failure(file: LocalFile, error: unknown, signal?: AbortSignal): UploadOutcome {
@@ -423,6 +606,27 @@ export class DstorBackend implements Backend {
 class StillProcessingError extends RetryableError {
   constructor() {
     super('dStor is still processing the upload; it will be checked again later')
+  }
+}
+
+/** A recovered process still waits for chunks: its last one never arrived, so it cannot finish. */
+class ChunksMissingError extends PermanentError {
+  constructor() {
+    super('dStor never received the last chunk of the interrupted upload')
+  }
+}
+
+/** sha256 and CID of the file as it is now, in one read (for a process recovered from the journal). */
+async function localDigests(file: LocalFile, signal?: AbortSignal): Promise<Digests> {
+  const cid = new CidHasher()
+  try {
+    const sha256 = await hashFile(file, [(piece) => cid.update(piece)], signal)
+    return { sha256, cid: await cid.digest() }
+  } catch (error) {
+    cid.abort(error)
+    // Wait for the importer to wind down so nothing is left running behind the caller.
+    await cid.digest().catch(() => undefined)
+    throw error
   }
 }
 

@@ -11,6 +11,7 @@ import {
   RetryableError,
   toFerryError,
 } from '../errors.ts'
+import { BANDWIDTH_SLICE, type BandwidthLimiter } from './bandwidth.ts'
 import { DEFAULT_RETRY, parseRetryAfter, withRetry, type RetryPolicy } from './retry.ts'
 import { assertAllowedUrl, describeUrl } from './url-policy.ts'
 
@@ -74,10 +75,15 @@ export interface HttpClientOptions {
   readonly serviceName?: string
   /** Share one agent between clients (the app uses one for everything). */
   readonly dispatcher?: Dispatcher
+  /** The upload limit request bodies are held to, shared with the process's other clients. */
+  readonly bandwidth?: BandwidthLimiter
 }
 
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024
 const MAX_REDIRECTS = 5
+// Bodies this small (logins, JSON, forms) skip the bandwidth limit: they are not what fills
+// the pipe, and should not queue behind upload slices.
+const UNTHROTTLED_BYTES = 16 * 1024
 
 /** Creates the shared keep-alive agent: one pool per origin with a connection limit. */
 export function createAgent(options: HttpClientOptions = {}): Agent {
@@ -102,6 +108,7 @@ export class HttpClient {
   readonly #ownsDispatcher: boolean
   readonly #allowInsecureHttp: boolean
   readonly #service: string
+  #bandwidth: BandwidthLimiter | undefined
 
   constructor(options: HttpClientOptions = {}) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry }
@@ -109,6 +116,12 @@ export class HttpClient {
     this.#ownsDispatcher = options.dispatcher === undefined
     this.#allowInsecureHttp = options.allowInsecureHttp ?? false
     this.#service = options.serviceName ?? 'The server'
+    this.#bandwidth = options.bandwidth
+  }
+
+  /** Holds request bodies sent from now on to `limiter` (undefined: no limit). */
+  setBandwidth(limiter: BandwidthLimiter | undefined): void {
+    this.#bandwidth = limiter
   }
 
   /** Throws ConfigError when this client may not talk to `url` (e.g. plain http to a remote host). */
@@ -159,7 +172,11 @@ export class HttpClient {
       const headers: Record<string, string> = sameOrigin
         ? { 'user-agent': 'Ferry/0.1', ...spec.headers, ...authHeaders }
         : { 'user-agent': 'Ferry/0.1', accept: spec.headers?.['accept'] ?? '*/*' }
-      const payload = encodeBody(body, headers, spec.onBytesSent)
+      const payload = encodeBody(body, headers, {
+        onBytesSent: spec.onBytesSent,
+        bandwidth: this.#bandwidth,
+        signal: spec.signal,
+      })
       let answer: Dispatcher.ResponseData
       try {
         answer = await request(url, {
@@ -203,30 +220,53 @@ export class HttpClient {
   }
 }
 
+/** How a body's bytes go out: who hears of them, and the limit they are held to. */
+interface Sending {
+  readonly onBytesSent: ((bytes: number) => void) | undefined
+  readonly bandwidth: BandwidthLimiter | undefined
+  readonly signal: AbortSignal | undefined
+}
+
 function encodeBody(
   body: RequestBody | undefined,
   headers: Record<string, string>,
-  onBytesSent: ((bytes: number) => void) | undefined,
+  sending: Sending,
 ): Readable | undefined {
   if (body === undefined) return undefined
   if (typeof body === 'string' || body instanceof Uint8Array) {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body
     headers['content-length'] = String(bytes.byteLength)
-    onBytesSent?.(0)
-    return Readable.from(countingIterable([bytes], onBytesSent), { objectMode: false })
+    sending.onBytesSent?.(0)
+    const held =
+      bytes.byteLength > UNTHROTTLED_BYTES ? sending : { ...sending, bandwidth: undefined }
+    return Readable.from(sendingIterable([bytes], held), { objectMode: false })
   }
   headers['content-length'] = String(body.length)
   if (body.contentType) headers['content-type'] = body.contentType
-  return Readable.from(countingIterable(body.open(), onBytesSent), { objectMode: false })
+  return Readable.from(sendingIterable(body.open(), sending), { objectMode: false })
 }
 
-async function* countingIterable(
+/**
+ * Hands a body to the socket as it asks for more, each byte only once the bandwidth limit lets
+ * it go (looked up per chunk, so a new limit applies mid-body), and counts what went out.
+ */
+async function* sendingIterable(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  onBytesSent: ((bytes: number) => void) | undefined,
+  { onBytesSent, bandwidth, signal }: Sending,
 ): AsyncIterable<Uint8Array> {
   for await (const chunk of source) {
-    yield chunk
-    onBytesSent?.(chunk.byteLength)
+    if (bandwidth === undefined || bandwidth.limit === 0) {
+      yield chunk
+      onBytesSent?.(chunk.byteLength)
+      continue
+    }
+    // In slices, so that a chunk of megabytes does not go out as one burst.
+    for (let at = 0; at < chunk.byteLength; at += BANDWIDTH_SLICE) {
+      const slice = chunk.subarray(at, at + BANDWIDTH_SLICE)
+      await bandwidth.take(slice.byteLength, signal)
+      yield slice
+      onBytesSent?.(slice.byteLength)
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { basename } from 'node:path'
 import type { Backend, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'
-import type { FerryError } from '../errors.ts'
+import type { ErrorKind, FerryError } from '../errors.ts'
 import { IntegrityError, PermanentError, RetryableError, toFerryError } from '../errors.ts'
 import type { AuthProvider, HttpClient } from '../http/client.ts'
 import { multipartBody } from '../http/multipart.ts'
@@ -10,6 +10,7 @@ import { assertUnchanged, hashFile } from '../local-file.ts'
 import { ProgressTracker } from '../progress.ts'
 import { TokenCache } from '../token-cache.ts'
 import { kalaHashFromHex } from './hash.ts'
+import { KalaSessionJournal } from './session-journal.ts'
 
 export type KalaAuth =
   | { readonly method: 'login'; readonly username: string; readonly password: string }
@@ -30,8 +31,14 @@ export const MIN_CHUNK = 256 * 1024
 const SESSIONS = '/api/manage/filestore/sessions'
 // A failed close opens a new session (PROTOCOLS.md §2.3); a third failure is reported.
 const SESSION_ATTEMPTS = 3
+// Failures after which the journaled session is still worth restarting on the next try.
+const KEEP_SESSION: ReadonlySet<ErrorKind> = new Set(['retryable', 'cancelled'])
 
-/** Kala filestore: one upload session per file, WRITE then APPEND chunks, then close. */
+/**
+ * Kala filestore: one upload session per file, WRITE then APPEND chunks, then close. With a
+ * journal, each session is recorded before its first byte is sent, so an upload cut short by a
+ * crash restarts that session (or finds it already closed) instead of opening another.
+ */
 export class KalaBackend implements Backend {
   readonly kind = 'kala'
   readonly #base: URL
@@ -80,13 +87,17 @@ export class KalaBackend implements Backend {
   }
 
   async upload(files: readonly LocalFile[], options: UploadOptions = {}): Promise<UploadOutcome[]> {
+    const sessions = options.journal ? new KalaSessionJournal(options.journal) : undefined
+    sessions?.prune()
     return mapLimit(
       files,
       this.#concurrency,
       async (file) => {
-        const outcome = await this.#uploadOne(file, options)
+        const outcome = await this.#uploadOne(file, options, sessions)
         if (!outcome.ok && outcome.error.kind === 'auth') throw outcome.error
         options.onOutcome?.(outcome)
+        // Only once the outcome is reported: a crash before this finds the session again.
+        if (outcome.ok || !KEEP_SESSION.has(outcome.error.kind)) sessions?.forget(file)
         return outcome
       },
       options.signal,
@@ -97,19 +108,40 @@ export class KalaBackend implements Backend {
     await this.#http.close()
   }
 
-  async #uploadOne(file: LocalFile, options: UploadOptions): Promise<UploadOutcome> {
+  async #uploadOne(
+    file: LocalFile,
+    options: UploadOptions,
+    sessions: KalaSessionJournal | undefined,
+  ): Promise<UploadOutcome> {
     const { signal } = options
     const progress = new ProgressTracker(options.onProgress)
     try {
       const sha256 = await hashFile(file, [], signal)
       const hash = kalaHashFromHex(sha256)
+      let resumed = sessions?.find(file, hash)?.uuid
+      if (resumed !== undefined) {
+        const state = await this.#probeSession(resumed, signal)
+        if (state === 'closed') {
+          await assertUnchanged(file)
+          return { ok: true, file, sha256, remote: { uuid: resumed } }
+        }
+        if (state === 'gone') resumed = undefined
+      }
       let lastError: FerryError | undefined
       for (let attempt = 0; attempt < SESSION_ATTEMPTS; attempt++) {
         if (lastError)
           await sleep(backoffDelay(this.#http.retry, attempt, lastError.retryAfterMs), signal)
-        const uuid = await withRetry(this.#http.retry, signal, () =>
-          this.#createSession(file, hash, signal),
-        )
+        let uuid: string
+        if (resumed !== undefined) {
+          // §2.3: a session persisted across a restart is restarted from byte 0 with WRITE.
+          uuid = resumed
+          resumed = undefined
+        } else {
+          uuid = await withRetry(this.#http.retry, signal, () =>
+            this.#createSession(file, hash, signal),
+          )
+          sessions?.record(file, uuid, hash)
+        }
         try {
           // A lost session (404) is not retried in place: the next turn opens a new one.
           await withRetry(
@@ -241,6 +273,32 @@ export class KalaBackend implements Backend {
         `Kala holds ${held} bytes of ${file.relPath} where ${offset + length} were sent`,
       )
     }
+  }
+
+  /**
+   * What became of a journaled session, learnt without sending any of the file: close it. A
+   * close succeeds only when the session holds exactly the declared size and hash (§2.2), and
+   * the journal only offers a session declared with the local file's hash.
+   * - 200: every byte had arrived before the interruption; the session is now closed.
+   * - 409: it was closed already (the crash came between its close and the engine recording
+   *   it); the server checked the bytes against that same hash when it closed it.
+   * - 400: it is open and does not hold the whole file (a failed close leaves it open).
+   * - 404: unknown or expired.
+   * A repeated probe is harmless (409), so network failures are retried.
+   */
+  async #probeSession(uuid: string, signal?: AbortSignal): Promise<'closed' | 'open' | 'gone'> {
+    const { status } = await withRetry(this.#http.retry, signal, () =>
+      this.#http.request({
+        method: 'POST',
+        url: this.#url(`${SESSIONS}/${encodeURIComponent(uuid)}/close`),
+        auth: this.#authProvider,
+        signal,
+        acceptStatus: [400, 404, 409],
+      }),
+    )
+    if (status === 404) return 'gone'
+    if (status === 400) return 'open'
+    return 'closed'
   }
 
   async #closeSession(uuid: string, signal?: AbortSignal): Promise<void> {

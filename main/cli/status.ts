@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { SettingsStore } from '../settings/settings-store.ts'
+import { EngineLock } from '../sync/engine-lock.ts'
+import { SyncIndex } from '../sync/sync-index.ts'
+import { StatusModel, type SyncStatus } from '../sync/sync-status.ts'
+import { EXIT, type ExitCode } from './exit-codes.ts'
+import type { CliIo } from './io.ts'
+import { renderStatus, statusJson } from './status-view.ts'
+import { statusFilePath, syncIndexPath } from './sync.ts'
+
+export interface StatusCommand {
+  readonly watch: boolean
+  readonly json: boolean
+  readonly stateDir: string
+}
+
+const NOT_RUNNING = 'Ferry is not syncing right now (start it with `ferry sync`)'
+
+/**
+ * `ferry status`: what the running `ferry sync` reports, or, when none runs, what the index
+ * says is stored and still to do. `--watch` redraws it until Ctrl-C.
+ */
+export async function status(
+  command: StatusCommand,
+  io: CliIo,
+  deps: { settings: SettingsStore; signal?: AbortSignal },
+): Promise<ExitCode> {
+  const color = io.stdout.isTTY === true
+  let drawn = 0
+  for (;;) {
+    const current = readStatus(command.stateDir, deps.settings)
+    if (command.json) io.stdout.write(`${statusJson(current)}\n`)
+    else {
+      const text = renderStatus(current, { width: io.stdout.columns ?? 80, color })
+      const clear = drawn > 0 && io.stdout.isTTY ? `\x1b[${drawn}F\x1b[J` : ''
+      io.stdout.write(`${clear}${text}\n`)
+      drawn = text.split('\n').length
+    }
+    if (!command.watch || deps.signal?.aborted) return EXIT.ok
+    try {
+      await sleep(500, undefined, { signal: deps.signal })
+    } catch {
+      return EXIT.ok
+    }
+  }
+}
+
+/** The live status when `ferry sync` runs, else one built from the settings and the index. */
+export function readStatus(stateDir: string, settings: SettingsStore): SyncStatus {
+  const owner = new EngineLock(stateDir).owner()
+  if (owner !== undefined) {
+    try {
+      const live = JSON.parse(readFileSync(statusFilePath(stateDir), 'utf8')) as SyncStatus & {
+        pid?: number
+      }
+      if (live.pid === owner) return live
+    } catch {
+      // Not written yet: fall back to the index.
+    }
+  }
+  return fromIndex(stateDir, settings, owner === undefined ? NOT_RUNNING : undefined)
+}
+
+function fromIndex(stateDir: string, store: SettingsStore, note: string | undefined): SyncStatus {
+  const settings = store.read()
+  const model = new StatusModel()
+  const index = new SyncIndex(syncIndexPath(stateDir))
+  try {
+    model.setFolders(
+      settings.folders.map((f) => ({ id: f.id, path: f.path, accountId: f.accountId })),
+    )
+    for (const folder of settings.folders) {
+      const counts = index.counts(folder.id)
+      model.setQueue(folder.id, {
+        filesRemaining: counts.pendingFiles,
+        bytesRemaining: counts.pendingBytes,
+      })
+      model.setFailed(
+        folder.id,
+        index.failures(folder.id, 200).map((f) => ({
+          folderId: folder.id,
+          relPath: f.relPath,
+          reason: f.lastError ?? 'Failed',
+          attempts: f.attempts,
+          nextAttemptAt: f.nextAttemptAt,
+        })),
+      )
+      model.setFolderState(folder.id, settings.paused || folder.paused ? 'paused' : 'idle')
+    }
+    const snapshot = model.snapshot()
+    return note ? { ...snapshot, message: `${note}. ${snapshot.message}` } : snapshot
+  } finally {
+    index.close()
+    model.dispose()
+  }
+}

@@ -1,0 +1,869 @@
+import { lstat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Backend, LocalFile, UploadOutcome } from '../backends/backend.ts'
+import { FerryError, toFerryError } from '../backends/errors.ts'
+import { hashFile } from '../backends/local-file.ts'
+import type { AccountSettings, FolderSettings, Settings } from '../settings/settings-schema.ts'
+import type { SettingsStore } from '../settings/settings-store.ts'
+import { AccountHealth, type AccountState } from './account-health.ts'
+import { BATCH_LIMITS, BIG_FILE_BYTES, planBatch, retryDelayMs } from './batch-planner.ts'
+import { ExcludeMatcher } from './excludes.ts'
+import { FolderWatcher, type WatchChange } from './folder-watcher.ts'
+import { isUnder, scanFolder } from './folder-scan.ts'
+import { SyncIndex, type IndexedFile, type SeenFile } from './sync-index.ts'
+import { StatusModel, type SyncState } from './sync-status.ts'
+
+/** Makes the backend for one synced folder (dStor's remote path is per folder). */
+export type BackendFactory = (
+  account: AccountSettings,
+  secret: string,
+  folder: FolderSettings,
+) => Backend
+
+export interface SyncEngineOptions {
+  readonly settings: SettingsStore
+  /** The account's secret (keychain, or FERRY_SECRET headless); rejects when there is none. */
+  readonly secretFor: (account: AccountSettings) => Promise<string>
+  readonly makeBackend: BackendFactory
+  readonly indexPath: string
+  readonly status?: StatusModel
+  /** Plain log lines, prefixed by subsystem; never secrets. */
+  readonly log?: (line: string) => void
+  /** Watch folders for changes (false for `ferry sync --once`). */
+  readonly watch?: boolean
+  readonly settleMs?: number
+  readonly capMs?: number
+  /** Full reconcile of every folder with the index, besides the watcher (default hourly). */
+  readonly scanIntervalMs?: number
+  /** Rescan period of a folder whose watcher ran out of OS watches. */
+  readonly fallbackRescanMs?: number
+  /** Upload calls in flight at once, across all folders. */
+  readonly concurrency?: number
+  /** How long `stop()` lets in-flight uploads finish before cancelling them. */
+  readonly stopGraceMs?: number
+  /** Called when the user's bandwidth limit changes (the HTTP layer's limiter). */
+  readonly onBandwidthLimit?: (bytesPerSecond: number) => void
+  readonly now?: () => number
+}
+
+/** What `syncOnce` ends with, for exit codes. */
+export interface SyncSummary {
+  readonly uploaded: number
+  readonly failed: number
+  readonly needsSignIn: boolean
+}
+
+interface FolderRuntime {
+  settings: FolderSettings
+  account: AccountSettings
+  excludes: ExcludeMatcher
+  watcher: FolderWatcher | undefined
+  backend: Backend | undefined
+  scanning: Promise<void> | undefined
+  rescanRequested: boolean
+  /** The folder itself is missing or unreadable: nothing is taken as deleted meanwhile. */
+  problem: string | undefined
+  lastFolders: readonly string[]
+  treeTimer: NodeJS.Timeout | undefined
+  storingTree: boolean
+  /** Inodes of files removed in the last seconds, to tell a rename from a delete + create. */
+  recentlyRemoved: Map<number, { relPath: string; at: number }>
+  /** Inodes of files that appeared in the last seconds (a rename may report the new name first). */
+  recentlyAdded: Map<number, { relPath: string; at: number }>
+  /** Storing the tree failed in a run-once: reported, not retried until the next run. */
+  treeFailed: boolean
+}
+
+interface Batch {
+  readonly folder: FolderRuntime
+  readonly files: readonly IndexedFile[]
+  readonly big: boolean
+  readonly controller: AbortController
+  readonly settled: Set<string>
+  done: Promise<void>
+}
+
+/**
+ * The sync engine: sees changes (scans + watcher), records them in the index, and uploads what
+ * is due in batches, within a global concurrency limit, fairly between folders. Plain Node; the
+ * CLI and the app build it with their own settings store, secrets and backends.
+ */
+export class SyncEngine {
+  readonly status: StatusModel
+  readonly #options: SyncEngineOptions
+  readonly #index: SyncIndex
+  readonly #folders = new Map<string, FolderRuntime>()
+  readonly #accounts = new Map<string, AccountHealth>()
+  readonly #batches = new Set<Batch>()
+  readonly #now: () => number
+  #settings: Settings
+  #rotation = 0
+  #started = false
+  #stopping = false
+  #retryTimer: NodeJS.Timeout | undefined
+  #scanTimer: NodeJS.Timeout | undefined
+  #statusTimer: NodeJS.Timeout | undefined
+  #unsubscribe: (() => void) | undefined
+  #uploaded = 0
+  #idleWaiters: (() => void)[] = []
+  #once = false
+  #closed = false
+
+  constructor(options: SyncEngineOptions) {
+    this.#options = options
+    this.#now = options.now ?? Date.now
+    this.#index = new SyncIndex(options.indexPath)
+    this.status = options.status ?? new StatusModel()
+    this.#settings = options.settings.read()
+  }
+
+  /** The index, for `ferry status` and tests (read it; the engine writes it). */
+  get index(): SyncIndex {
+    return this.#index
+  }
+
+  /** Starts watching and syncing every folder in the settings. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('The engine is already started')
+    this.#started = true
+    const recovered = this.#index.recoverInterrupted()
+    if (recovered > 0) this.#log(`[sync] resuming ${recovered} interrupted uploads`)
+    this.#options.onBandwidthLimit?.(this.#settings.bandwidthLimit)
+    this.#unsubscribe = this.#options.settings.onDidChange((settings) => {
+      void this.#applySettings(settings)
+    })
+    await this.#applySettings(this.#settings, true)
+    const every = this.#options.scanIntervalMs ?? 3_600_000
+    if (this.#options.watch !== false && every > 0) {
+      this.#scanTimer = setInterval(() => {
+        for (const folder of this.#folders.values()) this.#requestScan(folder)
+      }, every)
+      this.#scanTimer.unref()
+    }
+  }
+
+  /**
+   * `ferry sync --once`: scans every folder, uploads everything due, and resolves when nothing
+   * is left to try in this run (files that failed stay failed, with their reasons).
+   */
+  async syncOnce(): Promise<SyncSummary> {
+    this.#once = true
+    await this.start()
+    await this.whenIdle()
+    let failed = 0
+    for (const id of this.#folders.keys()) failed += this.#index.counts(id).failed
+    const needsSignIn = [...this.#accounts.values()].some((a) => a.state === 'needs-sign-in')
+    return { uploaded: this.#uploaded, failed, needsSignIn }
+  }
+
+  /** Resolves once no scan or upload runs and nothing is due now. */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve()
+    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  pauseAll(paused = true): void {
+    this.#options.settings.update((s) => ({ ...s, paused }))
+  }
+
+  pauseFolder(folderId: string, paused = true): void {
+    this.#options.settings.update((s) => ({
+      ...s,
+      folders: s.folders.map((f) => (f.id === folderId ? { ...f, paused } : f)),
+    }))
+  }
+
+  /** The user's "Retry": failed files (or one) are due now; a blocked account is re-checked. */
+  async retry(folderId: string, relPath?: string): Promise<void> {
+    const folder = this.#folders.get(folderId)
+    if (!folder) return
+    this.#index.retry(folderId, relPath)
+    const health = this.#accounts.get(folder.account.id)
+    if (health && health.state !== 'ok') await health.check()
+    this.#pump()
+  }
+
+  /**
+   * Stops cleanly: no new work, watchers closed, in-flight uploads get `stopGraceMs` to finish
+   * and are then cancelled; the index is left consistent (cut-short files are due again).
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return
+    this.#stopping = true
+    this.#unsubscribe?.()
+    clearTimeout(this.#retryTimer)
+    clearInterval(this.#scanTimer)
+    clearTimeout(this.#statusTimer)
+    for (const health of this.#accounts.values()) health.dispose()
+    await Promise.all([...this.#folders.values()].map((f) => f.watcher?.close()))
+    for (const folder of this.#folders.values()) clearTimeout(folder.treeTimer)
+    const inFlight = Promise.all([...this.#batches].map((b) => b.done))
+    const grace = this.#options.stopGraceMs ?? 2000
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([inFlight, new Promise((r) => (timer = setTimeout(r, grace)))])
+    clearTimeout(timer)
+    for (const batch of this.#batches) batch.controller.abort()
+    await inFlight
+    await Promise.all([...this.#folders.values()].map((f) => f.scanning?.catch(() => {})))
+    await Promise.all(
+      [...this.#folders.values()].map((f) => f.backend?.close().catch(() => undefined)),
+    )
+    this.#closed = true
+    this.#index.close()
+    this.status.dispose()
+    for (const resolve of this.#idleWaiters.splice(0)) resolve()
+  }
+
+  // ---- folders and settings ----
+
+  async #applySettings(settings: Settings, first = false): Promise<void> {
+    if (this.#stopping) return
+    const before = this.#settings
+    this.#settings = settings
+    if (!first && before.bandwidthLimit !== settings.bandwidthLimit) {
+      this.#options.onBandwidthLimit?.(settings.bandwidthLimit)
+    }
+    const wanted = new Map(settings.folders.map((f) => [f.id, f]))
+    for (const [id, folder] of this.#folders) {
+      const next = wanted.get(id)
+      const account = next && settings.accounts.find((a) => a.id === next.accountId)
+      if (!next || !account || JSON.stringify(account) !== JSON.stringify(folder.account)) {
+        await this.#dropFolder(folder)
+      }
+    }
+    if (first) {
+      // Folders removed from the settings while Ferry was not running.
+      for (const id of this.#index.folderIds()) if (!wanted.has(id)) this.#index.forgetFolder(id)
+    }
+    const adding: Promise<void>[] = []
+    for (const folder of settings.folders) {
+      const existing = this.#folders.get(folder.id)
+      if (existing) {
+        const excludesChanged =
+          JSON.stringify(existing.settings.excludes) !== JSON.stringify(folder.excludes)
+        existing.settings = folder
+        if (excludesChanged) this.#requestScan(existing, true)
+        continue
+      }
+      const account = settings.accounts.find((a) => a.id === folder.accountId)
+      if (account) adding.push(this.#addFolder(folder, account))
+    }
+    await Promise.all(adding)
+    this.#pump()
+    this.#refreshStatus()
+  }
+
+  async #addFolder(settings: FolderSettings, account: AccountSettings): Promise<void> {
+    const runtime: FolderRuntime = {
+      settings,
+      account,
+      excludes: new ExcludeMatcher(settings.excludes),
+      watcher: undefined,
+      backend: undefined,
+      scanning: undefined,
+      rescanRequested: false,
+      problem: undefined,
+      lastFolders: [],
+      treeTimer: undefined,
+      storingTree: false,
+      treeFailed: false,
+      recentlyRemoved: new Map(),
+      recentlyAdded: new Map(),
+    }
+    this.#folders.set(settings.id, runtime)
+    this.#healthFor(account)
+    this.status.setFolders(
+      [...this.#folders.values()].map((f) => ({
+        id: f.settings.id,
+        path: f.settings.path,
+        accountId: f.account.id,
+        accountLabel: `${f.account.backend} ${f.account.server}`,
+      })),
+    )
+    runtime.excludes = await this.#loadExcludes(runtime)
+    if (this.#options.watch !== false) {
+      const watcher = new FolderWatcher({
+        root: settings.path,
+        excludes: runtime.excludes,
+        settleMs: this.#options.settleMs,
+        capMs: this.#options.capMs,
+        fallbackRescanMs: this.#options.fallbackRescanMs,
+        onChanges: (changes) => this.#onChanges(runtime, changes),
+        onDegraded: (message) => {
+          this.#log(`[watcher] ${message}`)
+          this.status.setDegraded(settings.id, message)
+        },
+      })
+      try {
+        await watcher.start()
+        runtime.watcher = watcher
+      } catch (error) {
+        // A folder that cannot be watched is still scanned; the status says why.
+        await watcher.close().catch(() => undefined)
+        runtime.problem = `Cannot watch ${settings.path}: ${(error as Error).message}`
+        this.#log(`[watcher] ${runtime.problem}`)
+      }
+      if (this.#stopping || this.#folders.get(settings.id) !== runtime) {
+        await runtime.watcher?.close()
+        return
+      }
+    }
+    // The watcher runs before the scan starts, so a change made meanwhile is seen by one of them.
+    this.#requestScan(runtime)
+    await runtime.scanning
+  }
+
+  async #dropFolder(folder: FolderRuntime): Promise<void> {
+    this.#folders.delete(folder.settings.id)
+    clearTimeout(folder.treeTimer)
+    await folder.watcher?.close()
+    for (const batch of this.#batches) if (batch.folder === folder) batch.controller.abort()
+    await Promise.all([...this.#batches].filter((b) => b.folder === folder).map((b) => b.done))
+    await folder.backend?.close().catch(() => undefined)
+    if (!this.#settings.folders.some((f) => f.id === folder.settings.id)) {
+      this.#index.forgetFolder(folder.settings.id)
+    }
+  }
+
+  async #loadExcludes(folder: FolderRuntime): Promise<ExcludeMatcher> {
+    try {
+      return await ExcludeMatcher.forFolder(folder.settings.path, folder.settings.excludes)
+    } catch (error) {
+      this.#activity(folder, '.ferryignore', 'info', `Cannot read .ferryignore: ${String(error)}`)
+      return new ExcludeMatcher(folder.settings.excludes)
+    }
+  }
+
+  #healthFor(account: AccountSettings): AccountHealth {
+    let health = this.#accounts.get(account.id)
+    if (!health) {
+      health = new AccountHealth({
+        probe: () => this.#probe(account.id),
+        onChange: (state, message) => this.#onAccountState(account.id, state, message),
+      })
+      this.#accounts.set(account.id, health)
+    }
+    return health
+  }
+
+  // ---- seeing changes ----
+
+  #requestScan(folder: FolderRuntime, reloadExcludes = false): void {
+    if (this.#stopping) return
+    if (folder.scanning) {
+      folder.rescanRequested = true
+      return
+    }
+    folder.scanning = (async () => {
+      do {
+        folder.rescanRequested = false
+        this.#refreshStatus()
+        if (reloadExcludes) {
+          folder.excludes = await this.#loadExcludes(folder)
+          folder.watcher?.setExcludes(folder.excludes)
+        }
+        await this.#scan(folder).catch((error: unknown) => {
+          this.#log(`[scan] ${folder.settings.path}: ${String(error)}`)
+        })
+      } while (folder.rescanRequested && !this.#stopping)
+    })().finally(() => {
+      folder.scanning = undefined
+      this.#pump()
+      this.#refreshStatus()
+    })
+  }
+
+  async #scan(folder: FolderRuntime): Promise<void> {
+    const id = folder.settings.id
+    const scan = await scanFolder(folder.settings.path, folder.excludes)
+    if (this.#stopping || this.#folders.get(id) !== folder) return
+    const rootProblem = scan.unreadable.find((u) => u.relPath === '')
+    if (rootProblem) {
+      // A missing folder (unplugged drive, renamed) is not "everything deleted".
+      folder.problem = `${folder.settings.path}: ${rootProblem.reason}`
+      this.#log(`[scan] ${folder.problem}`)
+      return
+    }
+    folder.problem = undefined
+    folder.lastFolders = scan.folders
+    const now = this.#now()
+    const rows = this.#index.all(id)
+    const maybeSame: SeenFile[] = []
+    this.#index.transaction(() => {
+      const seen = new Set<string>()
+      for (const file of scan.files) {
+        seen.add(file.relPath)
+        const row = rows.get(file.relPath)
+        if (
+          row?.state === 'synced' &&
+          row.synced &&
+          row.synced.size === file.size &&
+          row.synced.mtimeMs !== file.mtimeMs
+        ) {
+          maybeSame.push(file)
+        } else this.#index.seen(id, file, now)
+      }
+      for (const special of scan.special) {
+        seen.add(special.relPath)
+        this.#index.skipped(id, special.relPath, specialReason(special.kind), now)
+      }
+      const unreadable = scan.unreadable.map((u) => u.relPath)
+      for (const { relPath, reason } of scan.unreadable) {
+        this.#activity(folder, relPath, 'failed', `Cannot read ${relPath}: ${reason}`)
+      }
+      for (const [relPath, row] of rows) {
+        if (seen.has(relPath) || unreadable.some((prefix) => isUnder(relPath, prefix))) continue
+        if (folder.excludes.excludes(relPath)) {
+          if (row.state !== 'excluded') this.#index.excluded(id, relPath, now)
+        } else if (row.state !== 'removed' && row.state !== 'excluded') {
+          this.#index.removed(id, relPath, false, now)
+        }
+      }
+    })
+    // Same size, new mtime: hash to tell a touch from an edit, and upload only an edit.
+    for (const file of maybeSame) {
+      if (this.#stopping) return
+      const row = this.#index.get(id, file.relPath)
+      if (!row?.synced) continue
+      const sha256 = await hashFile(localFile(folder, file)).catch(() => undefined)
+      if (sha256 === row.synced.sha256) this.#index.confirmSameContent(id, file)
+      else this.#index.seen(id, file, this.#now())
+    }
+    this.#pump()
+  }
+
+  #onChanges(folder: FolderRuntime, changes: readonly WatchChange[]): void {
+    if (this.#stopping || this.#folders.get(folder.settings.id) !== folder) return
+    const id = folder.settings.id
+    const now = this.#now()
+    const recent = folder.recentlyRemoved
+    const added = folder.recentlyAdded
+    for (const map of [recent, added]) {
+      for (const [ino, entry] of map) if (now - entry.at > RENAME_WINDOW_MS) map.delete(ino)
+    }
+    this.#index.transaction(() => {
+      for (const change of changes) {
+        if (change.type !== 'removed') continue
+        if (!change.folder) {
+          const row = this.#index.get(id, change.relPath)
+          const to = row && added.get(row.ino)
+          if (row && to && to.relPath !== change.relPath) {
+            added.delete(row.ino)
+            this.#activity(folder, to.relPath, 'renamed', `Renamed from ${change.relPath}`)
+          } else if (row && row.ino !== 0) {
+            recent.set(row.ino, { relPath: change.relPath, at: now })
+          }
+        }
+        const gone = this.#index.removed(id, change.relPath, change.folder, now)
+        if (gone.length > 0 && !change.folder) {
+          this.#activity(folder, change.relPath, 'removed', 'Removed locally (kept in storage)')
+        } else if (gone.length > 0) {
+          this.#activity(
+            folder,
+            change.relPath,
+            'removed',
+            `Folder removed locally: ${gone.length} files (kept in storage)`,
+          )
+        }
+      }
+      for (const change of changes) {
+        if (change.type === 'file') {
+          const from = recent.get(change.ino)
+          if (from !== undefined && from.relPath !== change.relPath) {
+            recent.delete(change.ino)
+            this.#activity(folder, change.relPath, 'renamed', `Renamed from ${from.relPath}`)
+          } else if (!this.#index.get(id, change.relPath)) {
+            added.set(change.ino, { relPath: change.relPath, at: now })
+          }
+          this.#index.seen(id, change, now)
+        } else if (change.type === 'special') {
+          this.#index.skipped(id, change.relPath, specialReason(change.kind), now)
+        } else if (change.type === 'rescan') {
+          this.#requestScan(folder, change.reason.includes('exclude'))
+        }
+      }
+    })
+    this.#pump()
+    this.#refreshStatus()
+  }
+
+  // ---- the scheduler ----
+
+  #pump(): void {
+    if (this.#stopping || !this.#started) return
+    clearTimeout(this.#retryTimer)
+    const limit = this.#options.concurrency ?? 3
+    const folders = [...this.#folders.values()]
+    let idleRounds = 0
+    while (this.#batches.size < limit && folders.length > 0 && idleRounds < folders.length) {
+      const folder = folders[this.#rotation++ % folders.length] as FolderRuntime
+      const batch = this.#planFor(folder, limit)
+      if (batch) {
+        idleRounds = 0
+        this.#run(batch)
+      } else idleRounds++
+    }
+    const next = this.#once ? undefined : this.#index.nextRetryAt(this.#now())
+    if (next !== undefined) {
+      this.#retryTimer = setTimeout(() => this.#pump(), Math.max(0, next - this.#now()) + 10)
+      this.#retryTimer.unref()
+    }
+    this.#checkIdle()
+  }
+
+  #canUpload(folder: FolderRuntime): boolean {
+    return (
+      !this.#settings.paused &&
+      !folder.settings.paused &&
+      folder.problem === undefined &&
+      this.#accounts.get(folder.account.id)?.state === 'ok'
+    )
+  }
+
+  #planFor(folder: FolderRuntime, limit: number): Batch | undefined {
+    if (!this.#canUpload(folder)) return undefined
+    const limits = BATCH_LIMITS[folder.account.backend]
+    // In a run-once, files that failed in this run are not tried again until the next run.
+    const now = this.#once ? Number.MAX_SAFE_INTEGER : this.#now()
+    const due = this.#index.due(folder.settings.id, now, limits.files + 1, BIG_FILE_BYTES)
+    const pending = this.#once ? due.filter((f) => f.state === 'pending') : due
+    const big = [...this.#batches].filter((b) => b.big).length
+    const planned = planBatch(pending, limits, limit === 1 || big < limit - 1)
+    if (planned.length === 0) return undefined
+    const files = this.#index.markUploading(folder.settings.id, planned)
+    if (files.length === 0) return undefined
+    return {
+      folder,
+      files,
+      big: files.length === 1 && (files[0] as IndexedFile).size >= BIG_FILE_BYTES,
+      controller: new AbortController(),
+      settled: new Set(),
+      done: Promise.resolve(),
+    }
+  }
+
+  #run(batch: Batch): void {
+    this.#batches.add(batch)
+    batch.done = this.#upload(batch)
+      .catch((error: unknown) => this.#batchFailed(batch, toFerryError(error)))
+      .finally(() => {
+        const cut = batch.files.filter((f) => !batch.settled.has(f.relPath))
+        this.#requeue(batch, cut)
+        for (const file of batch.files)
+          this.status.transferEnded(batch.folder.settings.id, file.relPath)
+        this.#batches.delete(batch)
+        this.#pump()
+        this.#refreshStatus()
+      })
+  }
+
+  async #upload(batch: Batch): Promise<void> {
+    const { folder } = batch
+    const id = folder.settings.id
+    const backend = await this.#backendFor(folder)
+    const started = new Set<string>()
+    const onOutcome = (outcome: UploadOutcome): void => {
+      const sent = batch.files.find((f) => f.relPath === outcome.file.relPath)
+      if (!sent || batch.settled.has(sent.relPath)) return
+      batch.settled.add(sent.relPath)
+      this.status.transferEnded(id, sent.relPath)
+      if (outcome.ok) {
+        const state = this.#index.confirmed(id, sent, outcome, this.#now())
+        this.#uploaded++
+        this.status.fileDone(id, sent.relPath, sent.size)
+        this.#activity(folder, sent.relPath, 'uploaded', `Uploaded (${sent.size} bytes)`)
+        if (state === 'pending') {
+          this.#activity(folder, sent.relPath, 'info', 'Changed during upload: queued again')
+        }
+        this.#scheduleTree(folder)
+      } else this.#fileFailed(folder, sent, outcome.error)
+    }
+    await backend.upload(
+      batch.files.map((file) => localFile(folder, file)),
+      {
+        signal: batch.controller.signal,
+        journal: this.#index.journal(id),
+        onOutcome,
+        onProgress: (event) => {
+          if (!started.has(event.relPath)) {
+            started.add(event.relPath)
+            const file = batch.files.find((f) => f.relPath === event.relPath)
+            this.status.transferStarted(id, event.relPath, file?.size ?? 0)
+          }
+          this.status.transferProgress(id, event.relPath, event.bytes)
+        },
+      },
+    )
+    this.#healthFor(folder.account).ok()
+  }
+
+  #fileFailed(folder: FolderRuntime, sent: IndexedFile, error: FerryError): void {
+    const id = folder.settings.id
+    if (this.#blocksAccount(folder, error)) {
+      this.#index.requeue(id, [sent.relPath])
+      return
+    }
+    if (error.kind === 'cancelled') {
+      this.#index.requeue(id, [sent.relPath])
+      return
+    }
+    if (error.kind === 'local') {
+      // Deleted after it was queued: dropped with a note, not a failure.
+      void lstat(join(folder.settings.path, sent.relPath)).catch((statError: unknown) => {
+        if (this.#closed || (statError as { code?: string }).code !== 'ENOENT') return
+        const gone = this.#index.removed(id, sent.relPath, false, this.#now())
+        if (gone.length > 0) {
+          this.#activity(folder, sent.relPath, 'removed', 'Deleted before it was uploaded')
+          this.#refreshStatus()
+        }
+      })
+    }
+    const row = this.#index.get(id, sent.relPath)
+    const delay = retryDelayMs((row?.attempts ?? 0) + 1, error.retryAfterMs)
+    this.#index.failed(id, sent, error.message, delay, this.#now())
+    this.#activity(folder, sent.relPath, 'failed', error.message)
+  }
+
+  /** Auth and network failures are the account's, not the file's: the account waits. */
+  #blocksAccount(folder: FolderRuntime, error: FerryError): boolean {
+    const health = this.#healthFor(folder.account)
+    if (error.kind === 'auth') {
+      health.needsSignIn(error.message)
+      return true
+    }
+    if (error.kind === 'retryable' && error.status === undefined && !this.#once) {
+      health.offline(error.message)
+      return true
+    }
+    return false
+  }
+
+  #batchFailed(batch: Batch, error: FerryError): void {
+    const cut = batch.files.filter((f) => !batch.settled.has(f.relPath))
+    if (error.kind === 'cancelled' || this.#blocksAccount(batch.folder, error)) return
+    for (const file of cut) {
+      batch.settled.add(file.relPath)
+      this.#fileFailed(batch.folder, file, error)
+    }
+  }
+
+  #requeue(batch: Batch, files: readonly IndexedFile[]): void {
+    if (files.length === 0) return
+    this.#index.requeue(
+      batch.folder.settings.id,
+      files.map((f) => f.relPath),
+    )
+  }
+
+  async #backendFor(folder: FolderRuntime): Promise<Backend> {
+    if (folder.backend) return folder.backend
+    let secret: string
+    try {
+      secret = await this.#options.secretFor(folder.account)
+    } catch (error) {
+      throw new FerryError('auth', (error as Error).message)
+    }
+    folder.backend ??= this.#options.makeBackend(folder.account, secret, folder.settings)
+    return folder.backend
+  }
+
+  async #probe(accountId: string): Promise<{ state: AccountState; message?: string }> {
+    const folder = [...this.#folders.values()].find((f) => f.account.id === accountId)
+    if (!folder) return { state: 'ok' }
+    let secret: string
+    try {
+      secret = await this.#options.secretFor(folder.account)
+    } catch (error) {
+      return { state: 'needs-sign-in', message: (error as Error).message }
+    }
+    const backend = this.#options.makeBackend(folder.account, secret, folder.settings)
+    try {
+      await backend.checkAuth()
+      return { state: 'ok' }
+    } catch (error) {
+      const typed = toFerryError(error)
+      if (typed.kind === 'auth') return { state: 'needs-sign-in', message: typed.message }
+      return { state: 'offline', message: typed.message }
+    } finally {
+      await backend.close().catch(() => undefined)
+    }
+  }
+
+  #onAccountState(accountId: string, state: AccountState, message: string | undefined): void {
+    this.#log(`[sync] account ${accountId}: ${state}${message ? ` (${message})` : ''}`)
+    if (state === 'ok' || state === 'needs-sign-in') {
+      // A new secret may have been saved: the next upload builds its backend afresh.
+      for (const folder of this.#folders.values()) {
+        if (folder.account.id !== accountId || !folder.backend) continue
+        const old = folder.backend
+        folder.backend = undefined
+        if (![...this.#batches].some((b) => b.folder === folder)) void old.close().catch(() => {})
+      }
+    }
+    for (const folder of this.#folders.values()) {
+      if (folder.account.id !== accountId) continue
+      for (const batch of this.#batches)
+        if (batch.folder === folder && state !== 'ok') {
+          batch.controller.abort()
+        }
+    }
+    this.#pump()
+    this.#refreshStatus()
+  }
+
+  // ---- Perkeep folder trees ----
+
+  /** Once a folder's uploads quiet down, its tree (Perkeep directories) is stored again. */
+  #scheduleTree(folder: FolderRuntime): void {
+    clearTimeout(folder.treeTimer)
+    folder.treeTimer = setTimeout(() => void this.#storeTree(folder), 2000)
+    folder.treeTimer.unref()
+  }
+
+  async #storeTree(folder: FolderRuntime): Promise<void> {
+    const id = folder.settings.id
+    if (this.#stopping || folder.storingTree || !this.#index.treeDirty(id)) return
+    const backend = folder.backend
+    if (!backend?.storeTree) return
+    if ([...this.#batches].some((b) => b.folder === folder) || folder.scanning) {
+      this.#scheduleTree(folder)
+      return
+    }
+    folder.storingTree = true
+    try {
+      const files = this.#index.syncedFiles(id)
+      const folders = new Set<string>([''])
+      for (const file of files) {
+        for (let at = file.relPath.indexOf('/'); at > 0; at = file.relPath.indexOf('/', at + 1)) {
+          folders.add(file.relPath.slice(0, at))
+        }
+      }
+      const root = await backend.storeTree({
+        root: folder.settings.path,
+        folders: [...folders],
+        files,
+      })
+      this.#index.treeStored(id, root)
+      this.#log(`[sync] ${folder.settings.path}: folder tree stored, root ${root}`)
+    } catch (error) {
+      this.#log(`[sync] ${folder.settings.path}: storing the folder tree failed: ${String(error)}`)
+      if (this.#once) folder.treeFailed = true
+      else this.#scheduleTree(folder)
+    } finally {
+      folder.storingTree = false
+      this.#checkIdle()
+    }
+  }
+
+  // ---- status ----
+
+  #activity(
+    folder: FolderRuntime,
+    relPath: string,
+    kind: 'uploaded' | 'failed' | 'removed' | 'skipped' | 'renamed' | 'info',
+    message: string,
+  ): void {
+    this.status.activity({ folderId: folder.settings.id, relPath, kind, message })
+    if (this.#options.log && kind !== 'uploaded') {
+      this.#log(`[sync] ${kind} ${folder.settings.path}/${relPath}: ${message}`)
+    }
+  }
+
+  #refreshStatus(): void {
+    if (this.#statusTimer || this.#stopping) return
+    // Counting rows is a query per folder: at most four times a second.
+    this.#statusTimer = setTimeout(() => {
+      this.#statusTimer = undefined
+      if (this.#stopping) return
+      for (const folder of this.#folders.values()) {
+        const id = folder.settings.id
+        const counts = this.#index.counts(id)
+        this.status.setQueue(id, {
+          filesRemaining: counts.pendingFiles,
+          bytesRemaining: counts.pendingBytes,
+        })
+        const failures = this.#index.failures(id, 200)
+        this.status.setFailed(
+          id,
+          failures.map((f) => ({
+            folderId: id,
+            relPath: f.relPath,
+            reason: f.lastError ?? 'Failed',
+            attempts: f.attempts,
+            nextAttemptAt: f.nextAttemptAt,
+          })),
+        )
+        const [state, message] = this.#folderState(folder, counts.pendingFiles - counts.failed)
+        this.status.setFolderState(id, state, message)
+      }
+    }, 250)
+    this.#statusTimer.unref()
+  }
+
+  #folderState(folder: FolderRuntime, due: number): [SyncState, string | undefined] {
+    const health = this.#accounts.get(folder.account.id)
+    if (health?.state === 'needs-sign-in') return ['needs-sign-in', health.message]
+    if (folder.problem) return ['error', folder.problem]
+    if (this.#settings.paused || folder.settings.paused) return ['paused', undefined]
+    if (health?.state === 'offline') return ['offline', health.message]
+    if ([...this.#batches].some((b) => b.folder === folder) || due > 0) {
+      return ['syncing', undefined]
+    }
+    if (folder.scanning) return ['scanning', undefined]
+    return ['idle', undefined]
+  }
+
+  #isIdle(): boolean {
+    if (this.#stopping) return true
+    if (!this.#started || this.#batches.size > 0) return false
+    for (const folder of this.#folders.values()) {
+      if (folder.scanning || folder.storingTree) return false
+      if (
+        folder.backend?.storeTree &&
+        !folder.treeFailed &&
+        this.#index.treeDirty(folder.settings.id)
+      ) {
+        if (this.#canUpload(folder)) return false
+      }
+      if (!this.#canUpload(folder)) continue
+      const now = this.#once ? Number.MAX_SAFE_INTEGER : this.#now()
+      const due = this.#index.due(folder.settings.id, now, 1, BIG_FILE_BYTES)
+      if (due.some((f) => !this.#once || f.state === 'pending')) return false
+    }
+    return true
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0) return
+    if (this.#once) {
+      // Trees are stored at once in a run-once, not after a quiet period.
+      for (const folder of this.#folders.values()) {
+        if (this.#batches.size === 0 && !folder.scanning) void this.#storeTree(folder)
+      }
+    }
+    if (!this.#isIdle()) return
+    for (const resolve of this.#idleWaiters.splice(0)) resolve()
+  }
+
+  #log(line: string): void {
+    this.#options.log?.(line)
+  }
+}
+
+/** A file that reappears with the same inode this soon after a removal was renamed. */
+const RENAME_WINDOW_MS = 10_000
+
+function localFile(folder: FolderRuntime, file: SeenFile): LocalFile {
+  return {
+    relPath: file.relPath,
+    absPath: join(folder.settings.path, file.relPath),
+    size: file.size,
+    mtimeMs: file.mtimeMs,
+  }
+}
+
+function specialReason(kind: 'symlink' | 'other'): string {
+  return kind === 'symlink'
+    ? 'Symbolic link: not followed, not uploaded'
+    : 'Not a regular file (FIFO, socket or device): not uploaded'
+}
