@@ -5,6 +5,10 @@ import { runCli } from './run.ts'
 const controller = new AbortController()
 let interrupted = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // conf → atomically → when-exit hooks these signals at import and re-sends the signal to the
+  // process after its cleanup, which would turn one Ctrl-C into two (an abrupt exit). Ferry
+  // stops cleanly itself, and when-exit's 'exit' hook still removes its temp files.
+  process.removeAllListeners(signal)
   process.on(signal, () => {
     // First signal: stop cleanly (in-flight requests are cancelled, the index stays consistent);
     // a second one exits at once.

@@ -32,7 +32,8 @@ export async function status(
     const current = readStatus(command.stateDir, deps.settings)
     if (command.json) io.stdout.write(`${statusJson(current)}\n`)
     else {
-      const text = renderStatus(current, { width: io.stdout.columns ?? 80, color })
+      const view = renderStatus(current, { width: io.stdout.columns ?? 80, color })
+      const text = current.running ? view : `${NOT_RUNNING}\n${view}`
       const clear = drawn > 0 && io.stdout.isTTY ? `\x1b[${drawn}F\x1b[J` : ''
       io.stdout.write(`${clear}${text}\n`)
       drawn = text.split('\n').length
@@ -47,22 +48,25 @@ export async function status(
 }
 
 /** The live status when `ferry sync` runs, else one built from the settings and the index. */
-export function readStatus(stateDir: string, settings: SettingsStore): SyncStatus {
+export function readStatus(
+  stateDir: string,
+  settings: SettingsStore,
+): SyncStatus & { running: boolean } {
   const owner = new EngineLock(stateDir).owner()
   if (owner !== undefined) {
     try {
       const live = JSON.parse(readFileSync(statusFilePath(stateDir), 'utf8')) as SyncStatus & {
         pid?: number
       }
-      if (live.pid === owner) return live
+      if (live.pid === owner) return { ...live, running: true }
     } catch {
       // Not written yet: fall back to the index.
     }
   }
-  return fromIndex(stateDir, settings, owner === undefined ? NOT_RUNNING : undefined)
+  return { ...fromIndex(stateDir, settings), running: false }
 }
 
-function fromIndex(stateDir: string, store: SettingsStore, note: string | undefined): SyncStatus {
+function fromIndex(stateDir: string, store: SettingsStore): SyncStatus {
   const settings = store.read()
   const model = new StatusModel()
   const index = new SyncIndex(syncIndexPath(stateDir))
@@ -88,8 +92,7 @@ function fromIndex(stateDir: string, store: SettingsStore, note: string | undefi
       )
       model.setFolderState(folder.id, settings.paused || folder.paused ? 'paused' : 'idle')
     }
-    const snapshot = model.snapshot()
-    return note ? { ...snapshot, message: `${note}. ${snapshot.message}` } : snapshot
+    return model.snapshot()
   } finally {
     index.close()
     model.dispose()

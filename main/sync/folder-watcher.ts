@@ -1,4 +1,4 @@
-import { type FSWatcher, watch } from 'chokidar'
+import { FSWatcher } from 'chokidar'
 import type { Stats } from 'node:fs'
 import { lstat, readdir } from 'node:fs/promises'
 import { constants } from 'node:os'
@@ -284,7 +284,7 @@ export class FolderWatcher {
 
   /** Starts a chokidar instance; resolves when it is ready, retired, or watching failed. */
   #open(): Promise<void> {
-    const instance = watch(this.#root, {
+    const instance = new FSWatcher({
       ignoreInitial: true,
       followSymlinks: false,
       atomic: false,
@@ -307,6 +307,8 @@ export class FolderWatcher {
     instance.on('error', (error) => {
       if (this.#live(instance)) this.#onError(error)
     })
+    // Listeners first: an error must never find the instance without one.
+    instance.add(this.#root)
     return ready
   }
 

@@ -148,6 +148,7 @@ export class SyncEngine {
    */
   async syncOnce(): Promise<SyncSummary> {
     this.#once = true
+    this.#index.retryAllFailed()
     await this.start()
     await this.whenIdle()
     let failed = 0

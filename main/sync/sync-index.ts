@@ -371,6 +371,13 @@ export class SyncIndex {
       : this.#db.prepare(`${sql} AND rel_path = ?`).run(folderId, relPath).changes
   }
 
+  /** A new run-once tries every failed file again, whatever its backoff. */
+  retryAllFailed(): number {
+    return this.#db
+      .prepare(`UPDATE files SET state = 'pending', next_attempt_at = 0 WHERE state = 'failed'`)
+      .run().changes
+  }
+
   counts(folderId: string): FolderCounts {
     const row = this.#db
       .prepare(

@@ -449,7 +449,9 @@ export class DstorBackend implements Backend {
     )
     try {
       return {
-        rows: await this.#sendChunks(uploadToken, group, progress, options, journal, id),
+        rows: await this.#sendChunks(uploadToken, group, progress, options, (sent) => {
+          if (id !== undefined) journal?.chunksSent(id, sent)
+        }),
         id,
       }
     } catch (error) {
@@ -468,8 +470,7 @@ export class DstorBackend implements Backend {
     group: readonly (readonly Outgoing[])[],
     progress: ProgressTracker,
     options: UploadOptions,
-    journal: DstorProcessJournal | undefined,
-    id: string | undefined,
+    onChunkSent: (sent: number) => void,
   ): Promise<{ name: string; cid: unknown }[]> {
     const { signal } = options
     for (const [index, chunk] of group.entries()) {
@@ -500,7 +501,7 @@ export class DstorBackend implements Backend {
           `dStor received ${answer.received} of the ${chunk.length} files sent; starting over`,
         )
       }
-      if (id !== undefined) journal?.chunksSent(id, index + 1)
+      onChunkSent(index + 1)
     }
     return this.#poll(uploadToken, signal)
   }
