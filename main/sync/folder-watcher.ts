@@ -350,7 +350,7 @@ export class FolderWatcher {
     const relPath = this.#relative(absPath)
     if (relPath === undefined) return
     if (relPath === '') {
-      if (event === 'unlinkDir') this.#requestRescan(`${this.#root} was removed or moved away`)
+      if (event === 'unlinkDir') this.#requestRescan(this.#rootGone())
       return
     }
     const folderEvent = event === 'addDir' || event === 'unlinkDir'
@@ -495,11 +495,26 @@ export class FolderWatcher {
           changes.push(...this.#report(relPath, look, verdict === 'growing'))
         }
       })
+      if (changes.some((change) => change.type === 'removed')) {
+        // An unmounted drive or a moved-away folder is not everything deleted: say nothing of
+        // removals then, and let the engine's rescan find out what happened.
+        const root = await takeLook(this.#root)
+        if (this.#closed) return
+        if (root.kind !== 'folder') {
+          const kept = changes.filter((change) => change.type !== 'removed')
+          changes.splice(0, changes.length, ...kept)
+          changes.push({ type: 'rescan', reason: this.#rootGone() })
+        }
+      }
     } finally {
       this.#ticking = false
       this.#schedule()
     }
     this.#deliver(changes)
+  }
+
+  #rootGone(): string {
+    return `${this.#root} was removed, moved away or unmounted`
   }
 
   /** What a settled (or growing) path is reported as. */

@@ -70,7 +70,12 @@ describe('ferry sync and ferry status (real processes, real server)', () => {
 
     const run = await ferry(['sync', '--once'])
     expect(run.code, run.stderr).toBe(0)
-    expect(server.files().map((f) => f.originalFilename).sort()).toEqual(['a.txt', 'b.txt'])
+    expect(
+      server
+        .files()
+        .map((f) => f.originalFilename)
+        .sort(),
+    ).toEqual(['a.txt', 'b.txt'])
 
     const after = JSON.parse((await ferry(['status', '--json'])).stdout) as StatusJson
     expect(after.filesRemaining).toBe(0)
@@ -89,9 +94,7 @@ describe('ferry sync and ferry status (real processes, real server)', () => {
     await chmod(locked, 0)
     // Root reads anything: drop that bypass, as a normal user runs Ferry.
     const wrapper =
-      process.getuid?.() === 0
-        ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search']
-        : []
+      process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search'] : []
     const run = await runFerry(['sync', '--once'], env, { wrapper })
     expect(run.code, run.stderr).toBe(1)
     const status = JSON.parse((await ferry(['status', '--json'])).stdout) as StatusJson
