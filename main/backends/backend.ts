@@ -71,7 +71,8 @@ export interface Backend {
   upload(files: readonly LocalFile[], options?: UploadOptions): Promise<UploadOutcome[]>
   /**
    * Backends that store folders as objects of their own (Perkeep's directory blobs) record the
-   * folder's tree once its files are confirmed, and return the root's reference.
+   * folder's tree once its files are confirmed, and return the root's reference. Only they can
+   * keep symlinks (as symlink blobs); the others skip them.
    */
   storeTree?(tree: FolderTree, options?: UploadOptions): Promise<string>
   close(): Promise<void>
@@ -84,4 +85,6 @@ export interface FolderTree {
   /** Relative paths of every folder, '' for the root. */
   readonly folders: readonly string[]
   readonly files: readonly { readonly relPath: string; readonly remote: RemoteRef }[]
+  /** Relative paths of symlinks, stored as links (never followed) by backends that can. */
+  readonly symlinks?: readonly string[]
 }

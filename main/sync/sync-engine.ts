@@ -406,7 +406,7 @@ export class SyncEngine {
       }
       for (const special of scan.special) {
         seen.add(special.relPath)
-        this.#index.skipped(id, special.relPath, specialReason(special.kind), now)
+        this.#recordSpecial(folder, special.relPath, special.kind, now)
       }
       const unreadable = scan.unreadable.map((u) => u.relPath)
       for (const { relPath, reason } of scan.unreadable) {
@@ -430,6 +430,7 @@ export class SyncEngine {
       if (sha256 === row.synced.sha256) this.#index.confirmSameContent(id, file)
       else this.#index.seen(id, file, this.#now())
     }
+    if (storesTrees(folder)) this.#scheduleTree(folder)
     this.#pump()
   }
 
@@ -478,14 +479,33 @@ export class SyncEngine {
           }
           this.#index.seen(id, change, now)
         } else if (change.type === 'special') {
-          this.#index.skipped(id, change.relPath, specialReason(change.kind), now)
+          this.#recordSpecial(folder, change.relPath, change.kind, now)
         } else if (change.type === 'rescan') {
           this.#requestScan(folder, change.reason.includes('exclude'))
         }
       }
     })
+    if (storesTrees(folder)) this.#scheduleTree(folder)
     this.#pump()
     this.#refreshStatus()
+  }
+
+  /** Symlinks are kept as links where the backend stores folder trees; else, like FIFOs, skipped. */
+  #recordSpecial(
+    folder: FolderRuntime,
+    relPath: string,
+    kind: 'symlink' | 'other',
+    now: number,
+  ): void {
+    const id = folder.settings.id
+    const keepsLinks = kind === 'symlink' && folder.account.backend === 'perkeep'
+    const reason = keepsLinks ? SYMLINK_KEPT : specialReason(kind)
+    if (this.#index.skipped(id, relPath, reason, now)) {
+      if (keepsLinks) {
+        this.#index.markTreeDirty(id)
+        this.#scheduleTree(folder)
+      } else this.#activity(folder, relPath, 'skipped', reason)
+    }
   }
 
   // ---- the scheduler ----
@@ -724,14 +744,15 @@ export class SyncEngine {
   async #storeTree(folder: FolderRuntime): Promise<void> {
     const id = folder.settings.id
     if (this.#stopping || folder.storingTree || !this.#index.treeDirty(id)) return
-    const backend = folder.backend
-    if (!backend?.storeTree) return
+    if (!storesTrees(folder) || !this.#canUpload(folder)) return
     if ([...this.#batches].some((b) => b.folder === folder) || folder.scanning) {
       this.#scheduleTree(folder)
       return
     }
     folder.storingTree = true
     try {
+      const backend = await this.#backendFor(folder)
+      if (!backend.storeTree) return
       const files = this.#index.syncedFiles(id)
       const folders = new Set<string>([''])
       for (const file of files) {
@@ -739,10 +760,17 @@ export class SyncEngine {
           folders.add(file.relPath.slice(0, at))
         }
       }
+      const symlinks = this.#index.skippedWith(id, SYMLINK_KEPT)
+      for (const link of symlinks) {
+        for (let at = link.indexOf('/'); at > 0; at = link.indexOf('/', at + 1)) {
+          folders.add(link.slice(0, at))
+        }
+      }
       const root = await backend.storeTree({
         root: folder.settings.path,
         folders: [...folders],
         files,
+        symlinks,
       })
       this.#index.treeStored(id, root)
       this.#log(`[sync] ${folder.settings.path}: folder tree stored, root ${root}`)
@@ -819,11 +847,7 @@ export class SyncEngine {
     if (!this.#started || this.#batches.size > 0) return false
     for (const folder of this.#folders.values()) {
       if (folder.scanning || folder.storingTree) return false
-      if (
-        folder.backend?.storeTree &&
-        !folder.treeFailed &&
-        this.#index.treeDirty(folder.settings.id)
-      ) {
+      if (storesTrees(folder) && !folder.treeFailed && this.#index.treeDirty(folder.settings.id)) {
         if (this.#canUpload(folder)) return false
       }
       if (!this.#canUpload(folder)) continue
@@ -851,8 +875,16 @@ export class SyncEngine {
   }
 }
 
+/** Perkeep keeps a symlink as a symlink blob in the folder tree (its target is not read). */
+const SYMLINK_KEPT = 'Symbolic link: kept as a link in the folder tree (not followed)'
+
 /** A file that reappears with the same inode this soon after a removal was renamed. */
 const RENAME_WINDOW_MS = 10_000
+
+/** Backends that keep the folder tree as objects of their own (Perkeep's directories). */
+function storesTrees(folder: FolderRuntime): boolean {
+  return folder.account.backend === 'perkeep'
+}
 
 function localFile(folder: FolderRuntime, file: SeenFile): LocalFile {
   return {

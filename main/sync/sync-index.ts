@@ -235,6 +235,7 @@ export class SyncIndex {
     for (const { rel_path } of rows) {
       this.#setState.run('removed', 'removed locally', now, folderId, rel_path)
     }
+    if (rows.length > 0) this.markTreeDirty(folderId)
     return rows.map((row) => row.rel_path)
   }
 
@@ -243,15 +244,39 @@ export class SyncIndex {
     this.#setState.run('excluded', null, now, folderId, relPath)
   }
 
-  /** A symlink or special file: recorded with the reason it is not uploaded. */
-  skipped(folderId: string, relPath: string, reason: string, now: number): void {
+  /** A symlink or special file: recorded with the reason it is not uploaded; true if new. */
+  skipped(folderId: string, relPath: string, reason: string, now: number): boolean {
     const row = this.get(folderId, relPath)
     if (!row) {
       this.#insertSeen.run(folderId, relPath, 0, 0, 0, 'skipped', now)
     }
     if (row?.state !== 'skipped' || row.lastError !== reason) {
       this.#setState.run('skipped', reason, now, folderId, relPath)
+      return true
     }
+    return false
+  }
+
+  /** Skipped entries with this reason (the symlinks a folder tree keeps as links). */
+  skippedWith(folderId: string, reason: string): string[] {
+    return (
+      this.#db
+        .prepare(
+          `SELECT rel_path FROM files WHERE folder_id = ? AND state = 'skipped' AND last_error = ?
+           ORDER BY rel_path`,
+        )
+        .all(folderId, reason) as { rel_path: string }[]
+    ).map((row) => row.rel_path)
+  }
+
+  /** The folder's tree must be stored again (a symlink or a removal changed it). */
+  markTreeDirty(folderId: string): void {
+    this.#db
+      .prepare(
+        `INSERT INTO folder_meta (folder_id, tree_dirty) VALUES (?, 1)
+         ON CONFLICT (folder_id) DO UPDATE SET tree_dirty = 1`,
+      )
+      .run(folderId)
   }
 
   /** Files of a folder due for upload: small ones first (so one huge file blocks nothing). */
@@ -316,12 +341,7 @@ export class SyncIndex {
           folderId,
           sent.relPath,
         )
-      this.#db
-        .prepare(
-          `INSERT INTO folder_meta (folder_id, tree_dirty) VALUES (?, 1)
-           ON CONFLICT (folder_id) DO UPDATE SET tree_dirty = 1`,
-        )
-        .run(folderId)
+      this.markTreeDirty(folderId)
       return state
     })
   }

@@ -1,7 +1,9 @@
-import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { sampleTree, tempDir, writeTree } from '../helpers/tree.ts'
+import type { TreeNode } from '../servers/perkeep-schema-reader.ts'
 import {
   localTree,
   setupEngine,
@@ -44,6 +46,55 @@ describe('sync engine: a first sync of a whole tree (every backend)', () => {
       }
     })
   }
+})
+
+describe('sync engine: Perkeep folder trees', () => {
+  it('keeps symlinks as links, skips FIFOs, and stores a new tree after a removal', async () => {
+    const work = await tempDir()
+    const server = await startPerkeep()
+    const folder = join(work.path, 'tree')
+    await mkdir(join(folder, 'sub'), { recursive: true })
+    await writeFile(join(folder, 'sub', 'a.txt'), 'alpha')
+    await writeFile(join(folder, 'b.txt'), 'beta')
+    await symlink('../b.txt', join(folder, 'sub', 'link-to-b'))
+    await symlink('/etc/passwd', join(folder, 'outside'))
+    execFileSync('mkfifo', [join(folder, 'pipe')])
+    const setup = setupEngine(join(work.path, 'state'), server, [folder])
+    const id = setup.folderIds[0] as string
+    try {
+      const engine = setup.engine({ watch: false })
+      expect((await engine.syncOnce()).failed).toBe(0)
+      const root = engine.index.rootRef(id) as string
+      const tree = await server.server.readDirectory(root)
+      const names = (node: TreeNode, prefix = ''): string[] =>
+        (node.children ?? []).flatMap((child) => {
+          const rel = prefix ? `${prefix}/${child.name}` : child.name
+          return child.type === 'directory'
+            ? names(child, rel)
+            : [`${child.type} ${rel}${child.symlinkTarget ? ` -> ${child.symlinkTarget}` : ''}`]
+        })
+      expect(names(tree).sort()).toEqual([
+        'file b.txt',
+        'file sub/a.txt',
+        'symlink outside -> /etc/passwd',
+        'symlink sub/link-to-b -> ../b.txt',
+      ])
+      expect(engine.index.get(id, 'pipe')?.state).toBe('skipped')
+      expect(engine.index.get(id, 'pipe')?.lastError).toMatch(/FIFO/)
+      await engine.stop()
+
+      await rm(join(folder, 'b.txt'))
+      const next = setup.engine({ watch: false })
+      await next.syncOnce()
+      const after = next.index.rootRef(id) as string
+      expect(after).not.toBe(root)
+      expect(names(await server.server.readDirectory(after))).not.toContain('file b.txt')
+    } finally {
+      await setup.close()
+      await server.close()
+      await work.dispose()
+    }
+  })
 })
 
 describe('sync engine: watching (Kala)', () => {

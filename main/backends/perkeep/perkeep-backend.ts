@@ -16,7 +16,12 @@ import type { AuthProvider, HttpClient } from '../http/client.ts'
 import { assertUnchanged } from '../local-file.ts'
 import { discoverTarget, type BlobTarget } from './blob-target.ts'
 import { BlobSender, type OutgoingBlob } from './blob-sender.ts'
-import { buildDirectoryBlobs, buildFileBlobs, type FileBlobs } from './file-blobs.ts'
+import {
+  buildDirectoryBlobs,
+  buildFileBlobs,
+  buildSymlinkBlob,
+  type FileBlobs,
+} from './file-blobs.ts'
 import { sortStaticSetEntries, type UploadBlob } from './schema.ts'
 import { sendWhileHashing, type FileHasher } from './streaming-send.ts'
 import { WorkerHasher } from './worker-hasher.ts'
@@ -159,8 +164,23 @@ export class PerkeepBackend implements Backend {
     for (const file of tree.files) {
       if ('fileRef' in file.remote) add(file.relPath, file.remote.fileRef, false)
     }
-    const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length)
     const blobs: OutgoingBlob[] = []
+    for (const link of tree.symlinks ?? []) {
+      // A link that changed into something else since the scan is left out until the next one.
+      const built = await buildSymlinkBlob(join(tree.root, link), link).catch(() => undefined)
+      if (!built) continue
+      for (const blob of built.blobs) {
+        blobs.push({
+          ref: blob.ref,
+          size: blob.size,
+          source: { bytes: blob.bytes },
+          owner: link,
+          schema: true,
+        })
+      }
+      add(link, built.ref, false)
+    }
+    const depth = (rel: string): number => (rel === '' ? 0 : rel.split('/').length)
     let root: string | undefined
     for (const folder of [...tree.folders].sort((a, b) => depth(b) - depth(a))) {
       const members = sortStaticSetEntries(children.get(folder) ?? []).map((e) => e.ref)
