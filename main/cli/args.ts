@@ -21,6 +21,7 @@ export const USAGE = `Usage:
   ferry folder remove|pause|resume <id or folder> | ferry folder list [--json]
   ferry sync [--once] [--json]     keep every folder uploaded (until Ctrl-C), or sync once and exit
   ferry status [--watch] [--json]  what is stored, what is left, what failed
+  ferry bandwidth [<rate>|off]     show or set the upload limit (e.g. 2MB = 2 MB/s), applied live
 
 The secret (API key, password or token, per --auth) comes from env FERRY_SECRET, else from the
 OS keychain entry saved by \`ferry login\`. State lives in env FERRY_HOME, else the app-data folder.

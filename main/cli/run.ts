@@ -15,6 +15,7 @@ import { push } from './push.ts'
 import { ConfSettingsStore } from '../settings/conf-settings-store.ts'
 import type { SettingsStore } from '../settings/settings-store.ts'
 import { resolveSecret } from './secret.ts'
+import { bandwidth } from './bandwidth.ts'
 import { status } from './status.ts'
 import { sync } from './sync.ts'
 
@@ -39,6 +40,11 @@ export async function runCli(
         makeBackend: (account, secret) =>
           createBackend(account, secret, { http: newHttp(account) }),
       })
+    }
+    if (argv[0] === 'bandwidth') {
+      const { positionals } = parseOptions(argv)
+      const settings = deps.settings ?? new ConfSettingsStore(stateDir(io.env))
+      return bandwidth(positionals.slice(1), io, settings)
     }
     if (argv[0] === 'sync' || argv[0] === 'status') {
       const { values, positionals } = parseOptions(argv)

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKalaServer, type KalaServer } from '../servers/kala-server.ts'
@@ -148,3 +148,30 @@ async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<vo
     await new Promise((r) => setTimeout(r, 25))
   }
 }
+
+describe('ferry bandwidth', () => {
+  it('reads rates people write, and refuses nonsense', async () => {
+    const { parseRate } = await import('../../main/cli/bandwidth.ts')
+    expect(parseRate('2MB')).toBe(2_000_000)
+    expect(parseRate('500 KiB/s')).toBe(512_000)
+    expect(parseRate('1.5m')).toBe(1_500_000)
+    expect(parseRate('off')).toBe(0)
+    expect(() => parseRate('fast')).toThrow(/rate/)
+  })
+
+  it('sets the limit in the settings a running sync reads', async () => {
+    const dir = await tempDir()
+    try {
+      const env = { FERRY_HOME: dir.path }
+      const set = await runFerry(['bandwidth', '2MB'], env)
+      expect(set.code, set.stderr).toBe(0)
+      expect(set.stdout).toContain('limited to')
+      const config = JSON.parse(await readFile(join(dir.path, 'config.json'), 'utf8'))
+      expect(config.bandwidthLimit).toBe(2_000_000)
+      expect((await runFerry(['bandwidth', 'nonsense'], env)).code).toBe(2)
+      expect((await runFerry(['bandwidth', 'off'], env)).stdout).toContain('not limited')
+    } finally {
+      await dir.dispose()
+    }
+  })
+})

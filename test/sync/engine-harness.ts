@@ -114,13 +114,15 @@ export interface EngineSetup {
 
 /**
  * Settings with one account on `server` and the given folders, and a factory for engines on a
- * state folder (several engines in turn model restarts).
+ * state folder (several engines in turn model restarts). `accountOptions` overrides the
+ * account's settings (e.g. `{ auth: 'login', user: 'ferry' }`).
  */
 export function setupEngine(
   stateDir: string,
   server: TestServer,
   folders: readonly string[],
   secret: () => string = () => server.secret,
+  accountOptions: Partial<Omit<AccountSettings, 'id' | 'backend' | 'server'>> = {},
 ): EngineSetup {
   const settings = new ConfSettingsStore(stateDir)
   const account: AccountSettings = {
@@ -129,6 +131,7 @@ export function setupEngine(
     server: server.url,
     auth: server.kind === 'perkeep' ? 'userpass' : 'api-key',
     ...(server.kind === 'perkeep' ? { user: 'ferry' } : {}),
+    ...accountOptions,
   }
   settings.update((s) => addAccount(s, account))
   for (const path of folders) settings.update((s) => addFolder(s, { path, accountId: 'acct' }))
