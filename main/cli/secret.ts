@@ -1,11 +1,11 @@
 import type { AccountConfig } from '../backends/account.ts'
-import { keychainAccount, KeychainUnavailableError } from '../platform/keychain.ts'
-import type { SecretStore } from '../platform/secret-store.ts'
+import { KeychainUnavailableError } from '../platform/keychain.ts'
+import { accountSecretKey, type SecretStore } from '../platform/secret-store.ts'
 import { CliError, EXIT } from './exit-codes.ts'
 
 /** The keychain entry name for an account. */
 export function accountKey(account: AccountConfig): string {
-  return keychainAccount(account.backend, account.server, account.user ?? account.auth)
+  return accountSecretKey(account)
 }
 
 /**

@@ -5,3 +5,13 @@ export interface SecretStore {
   /** True if something was deleted. */
   delete(account: string): Promise<boolean>
 }
+
+/** The keychain entry name of an account: who the secret belongs to, never the secret. */
+export function accountSecretKey(account: {
+  readonly backend: string
+  readonly server: string
+  readonly auth: string
+  readonly user?: string
+}): string {
+  return `${account.backend}:${account.user ?? account.auth}@${account.server}`
+}

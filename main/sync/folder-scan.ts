@@ -15,6 +15,13 @@ export interface FolderScan {
   readonly folders: string[]
 }
 
+/**
+ * Why a synced folder that is not there cannot be synced. Not "deleted": a drive that is not
+ * plugged in looks the same, and its files are not taken as deleted.
+ */
+export const FOLDER_MISSING =
+  'the folder is missing (moved, deleted, or on a drive that is not connected)'
+
 /** How many lstat calls run at once: the walk is I/O bound, and the thread pool has 4. */
 const STAT_PARALLEL = 16
 
@@ -32,7 +39,8 @@ export async function scanFolder(root: string, excludes: ExcludeMatcher): Promis
     try {
       entries = await readdir(join(root, rel), { withFileTypes: true })
     } catch (error) {
-      scan.unreadable.push({ relPath: rel, reason: fsErrorReason(error) })
+      const missing = rel === '' && (error as { code?: string }).code === 'ENOENT'
+      scan.unreadable.push({ relPath: rel, reason: missing ? FOLDER_MISSING : fsErrorReason(error) })
       continue
     }
     scan.folders.push(rel)

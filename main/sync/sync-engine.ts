@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Backend, LocalFile, UploadOutcome } from '../backends/backend.ts'
@@ -9,7 +10,7 @@ import { AccountHealth, type AccountState } from './account-health.ts'
 import { BATCH_LIMITS, BIG_FILE_BYTES, planBatch, retryDelayMs } from './batch-planner.ts'
 import { ExcludeMatcher } from './excludes.ts'
 import { FolderWatcher, type WatchChange } from './folder-watcher.ts'
-import { isUnder, scanFolder } from './folder-scan.ts'
+import { FOLDER_MISSING, isUnder, scanFolder } from './folder-scan.ts'
 import { SyncIndex, type IndexedFile, type SeenFile } from './sync-index.ts'
 import { StatusModel, type SyncState } from './sync-status.ts'
 
@@ -37,6 +38,8 @@ export interface SyncEngineOptions {
   readonly scanIntervalMs?: number
   /** Rescan period of a folder whose watcher ran out of OS watches. */
   readonly fallbackRescanMs?: number
+  /** How often a folder found missing (an unplugged drive) is looked for again; default 5 s. */
+  readonly folderRecheckMs?: number
   /** Upload calls in flight at once, across all folders. */
   readonly concurrency?: number
   /** How long `stop()` lets in-flight uploads finish before cancelling them. */
@@ -63,6 +66,11 @@ interface FolderRuntime {
   rescanRequested: boolean
   /** The folder itself is missing or unreadable: nothing is taken as deleted meanwhile. */
   problem: string | undefined
+  /** The last scan found the folder itself missing: it is looked for again until it is back. */
+  rootGone: boolean
+  recheckTimer: NodeJS.Timeout | undefined
+  /** `.ferryignore` changed: the next scan reloads the exclude rules first. */
+  reloadExcludes: boolean
   lastFolders: readonly string[]
   treeTimer: NodeJS.Timeout | undefined
   storingTree: boolean
@@ -193,6 +201,17 @@ export class SyncEngine {
   }
 
   /**
+   * A new secret was saved for the account ("sign in again"): backends built with the old one
+   * are dropped, and an account that was blocked is checked now and resumes if it works.
+   */
+  async recheckAccount(accountId: string): Promise<void> {
+    this.#dropBackends(accountId)
+    const health = this.#accounts.get(accountId)
+    if (health && health.state !== 'ok') await health.check()
+    this.#pump()
+  }
+
+  /**
    * Stops cleanly: no new work, watchers closed, in-flight uploads get `stopGraceMs` to finish
    * and are then cancelled; the index is left consistent (cut-short files are due again).
    */
@@ -205,7 +224,10 @@ export class SyncEngine {
     clearTimeout(this.#statusTimer)
     for (const health of this.#accounts.values()) health.dispose()
     await Promise.all([...this.#folders.values()].map((f) => f.watcher?.close()))
-    for (const folder of this.#folders.values()) clearTimeout(folder.treeTimer)
+    for (const folder of this.#folders.values()) {
+      clearTimeout(folder.treeTimer)
+      clearTimeout(folder.recheckTimer)
+    }
     const inFlight = Promise.all([...this.#batches].map((b) => b.done))
     const grace = this.#options.stopGraceMs ?? 2000
     let timer: NodeJS.Timeout | undefined
@@ -272,6 +294,9 @@ export class SyncEngine {
       scanning: undefined,
       rescanRequested: false,
       problem: undefined,
+      rootGone: false,
+      recheckTimer: undefined,
+      reloadExcludes: false,
       lastFolders: [],
       treeTimer: undefined,
       storingTree: false,
@@ -291,29 +316,7 @@ export class SyncEngine {
     )
     runtime.excludes = await this.#loadExcludes(runtime)
     if (this.#options.watch !== false) {
-      const watcher = new FolderWatcher({
-        root: settings.path,
-        excludes: runtime.excludes,
-        settleMs: this.#options.settleMs,
-        capMs: this.#options.capMs,
-        fallbackRescanMs: this.#options.fallbackRescanMs,
-        onChanges: (changes) => this.#onChanges(runtime, changes),
-        onDegraded: (message) => {
-          this.#log(`[watcher] ${message}`)
-          this.status.setDegraded(settings.id, message)
-        },
-      })
-      const watchStarted = performance.now()
-      try {
-        await watcher.start()
-        runtime.watcher = watcher
-        this.#log(`[watcher] ${settings.path}: watching (${elapsedMs(watchStarted)} ms)`)
-      } catch (error) {
-        // A folder that cannot be watched is still scanned; the status says why.
-        await watcher.close().catch(() => undefined)
-        runtime.problem = `Cannot watch ${settings.path}: ${(error as Error).message}`
-        this.#log(`[watcher] ${runtime.problem}`)
-      }
+      await this.#watch(runtime)
       if (this.#stopping || this.#folders.get(settings.id) !== runtime) {
         await runtime.watcher?.close()
         return
@@ -324,9 +327,46 @@ export class SyncEngine {
     await runtime.scanning
   }
 
+  /** Starts watching the folder (again: a folder back after it went has lost its old watch). */
+  async #watch(runtime: FolderRuntime): Promise<void> {
+    const { settings } = runtime
+    const old = runtime.watcher
+    runtime.watcher = undefined
+    await old?.close()
+    const watcher = new FolderWatcher({
+      root: settings.path,
+      excludes: runtime.excludes,
+      settleMs: this.#options.settleMs,
+      capMs: this.#options.capMs,
+      fallbackRescanMs: this.#options.fallbackRescanMs,
+      onChanges: (changes) => this.#onChanges(runtime, changes),
+      onDegraded: (message) => {
+        this.#log(`[watcher] ${message}`)
+        this.status.setDegraded(settings.id, message)
+      },
+    })
+    const watchStarted = performance.now()
+    try {
+      await watcher.start()
+      if (this.#stopping || this.#folders.get(settings.id) !== runtime) {
+        await watcher.close()
+        return
+      }
+      runtime.watcher = watcher
+      this.status.setDegraded(settings.id, watcher.degraded)
+      this.#log(`[watcher] ${settings.path}: watching (${elapsedMs(watchStarted)} ms)`)
+    } catch (error) {
+      // A folder that cannot be watched is still scanned; the status says why.
+      await watcher.close().catch(() => undefined)
+      runtime.problem = `Cannot watch ${settings.path}: ${(error as Error).message}`
+      this.#log(`[watcher] ${runtime.problem}`)
+    }
+  }
+
   async #dropFolder(folder: FolderRuntime): Promise<void> {
     this.#folders.delete(folder.settings.id)
     clearTimeout(folder.treeTimer)
+    clearTimeout(folder.recheckTimer)
     await folder.watcher?.close()
     for (const batch of this.#batches) if (batch.folder === folder) batch.controller.abort()
     await Promise.all([...this.#batches].filter((b) => b.folder === folder).map((b) => b.done))
@@ -361,6 +401,8 @@ export class SyncEngine {
 
   #requestScan(folder: FolderRuntime, reloadExcludes = false): void {
     if (this.#stopping) return
+    // Kept on the folder: a .ferryignore change seen during a scan reloads before the next one.
+    if (reloadExcludes) folder.reloadExcludes = true
     if (folder.scanning) {
       folder.rescanRequested = true
       return
@@ -369,7 +411,8 @@ export class SyncEngine {
       do {
         folder.rescanRequested = false
         this.#refreshStatus()
-        if (reloadExcludes) {
+        if (folder.reloadExcludes) {
+          folder.reloadExcludes = false
           folder.excludes = await this.#loadExcludes(folder)
           folder.watcher?.setExcludes(folder.excludes)
         }
@@ -394,6 +437,24 @@ export class SyncEngine {
       // A missing folder (unplugged drive, renamed) is not "everything deleted".
       folder.problem = `${folder.settings.path}: ${rootProblem.reason}`
       this.#log(`[scan] ${folder.problem}`)
+      if (this.#options.watch !== false) {
+        // Nothing reports its return (its watch went with it): look for it now and then.
+        folder.rootGone = true
+        clearTimeout(folder.recheckTimer)
+        folder.recheckTimer = setTimeout(
+          () => this.#requestScan(folder),
+          this.#options.folderRecheckMs ?? 5000,
+        )
+        folder.recheckTimer.unref()
+      }
+      return
+    }
+    if (folder.rootGone) {
+      // Back (a drive plugged in again): watch it afresh, then scan again, so that nothing
+      // changed before the new watch started goes unseen.
+      folder.rootGone = false
+      await this.#watch(folder)
+      folder.rescanRequested = true
       return
     }
     folder.problem = undefined
@@ -643,6 +704,14 @@ export class SyncEngine {
       this.#index.requeue(id, [sent.relPath])
       return
     }
+    if (error.kind === 'local' && !existsSync(folder.settings.path)) {
+      // Gone with its whole folder (an unplugged drive): neither failed nor deleted. It waits
+      // while the scan asked for here finds the folder missing and looks for its return.
+      this.#index.requeue(id, [sent.relPath])
+      folder.problem ??= `${folder.settings.path}: ${FOLDER_MISSING}`
+      this.#requestScan(folder)
+      return
+    }
     if (error.kind === 'local') {
       // Deleted after it was queued: dropped with a note, not a failure.
       void lstat(join(folder.settings.path, sent.relPath)).catch((statError: unknown) => {
@@ -727,15 +796,8 @@ export class SyncEngine {
 
   #onAccountState(accountId: string, state: AccountState, message: string | undefined): void {
     this.#log(`[sync] account ${accountId}: ${state}${message ? ` (${message})` : ''}`)
-    if (state === 'ok' || state === 'needs-sign-in') {
-      // A new secret may have been saved: the next upload builds its backend afresh.
-      for (const folder of this.#folders.values()) {
-        if (folder.account.id !== accountId || !folder.backend) continue
-        const old = folder.backend
-        folder.backend = undefined
-        if (![...this.#batches].some((b) => b.folder === folder)) void old.close().catch(() => {})
-      }
-    }
+    // A new secret may have been saved: the next upload builds its backend afresh.
+    if (state === 'ok' || state === 'needs-sign-in') this.#dropBackends(accountId)
     for (const folder of this.#folders.values()) {
       if (folder.account.id !== accountId) continue
       for (const batch of this.#batches)
@@ -745,6 +807,17 @@ export class SyncEngine {
     }
     this.#pump()
     this.#refreshStatus()
+  }
+
+  #dropBackends(accountId: string): void {
+    for (const folder of this.#folders.values()) {
+      if (folder.account.id !== accountId || !folder.backend) continue
+      const old = folder.backend
+      folder.backend = undefined
+      // In-flight batches hold on to it and finish (or fail) with it; it is closed after.
+      const inFlight = [...this.#batches].filter((b) => b.folder === folder).map((b) => b.done)
+      void Promise.all(inFlight).then(() => old.close().catch(() => undefined))
+    }
   }
 
   // ---- Perkeep folder trees ----

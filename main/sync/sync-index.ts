@@ -423,6 +423,24 @@ export class SyncIndex {
     }
   }
 
+  /** Files waiting for or in upload, across folders: in flight first, then by age. */
+  queue(offset: number, limit: number): { total: number; items: IndexedFile[] } {
+    const where = `state IN ('pending', 'uploading', 'failed')`
+    const total = (
+      this.#db.prepare(`SELECT COUNT(*) AS n FROM files WHERE ${where}`).get() as { n: number }
+    ).n
+    const items = (
+      this.#db
+        .prepare(
+          `SELECT * FROM files WHERE ${where}
+           ORDER BY state = 'uploading' DESC, state = 'failed', changed_at, folder_id, rel_path
+           LIMIT ? OFFSET ?`,
+        )
+        .all(limit, offset) as Row[]
+    ).map(fromRow)
+    return { total, items }
+  }
+
   /** Failed files of a folder with their reasons, for the status view. */
   failures(folderId: string, limit = 1000): IndexedFile[] {
     return (

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { constants } from 'node:fs'
-import { mkdir, open, readFile, rename, symlink, writeFile } from 'node:fs/promises'
+import { cp, mkdir, open, readFile, rename, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -440,7 +440,7 @@ describe('sync engine under faults: the local side (Kala)', () => {
       ...s,
       folders: s.folders.map((f) => ({ ...f, path: missing })),
     }))
-    const engine = setup.engine({ fallbackRescanMs: 400 })
+    const engine = setup.engine({ folderRecheckMs: 300 })
     await engine.start()
     await waitUntil(() => folderState(engine) === 'error', 10_000, 'the error state')
     const status = engine.status.snapshot()
@@ -456,25 +456,35 @@ describe('sync engine under faults: the local side (Kala)', () => {
 
   it('a folder that goes away while running: nothing is taken as deleted, and it comes back', async () => {
     const names = await writeFiles(folder, 5, 4 * KiB)
-    const engine = setup.engine({ fallbackRescanMs: 400 })
+    const engine = setup.engine({ folderRecheckMs: 300 })
     await engine.start()
     await expectStored(server, engine, id, folder, names)
+    // One more upload is under way when the drive goes (the server is slow to open it).
+    server.server.router.faults.inject('kala.session', { type: 'delay', ms: 1000 })
+    await writeFile(join(folder, 'late.bin'), randomBytes(64 * KiB))
+    await waitUntil(() => engine.index.get(id, 'late.bin')?.state === 'uploading', 10_000, 'late.bin')
 
     // Unplugged: the whole tree vanishes at once.
     const away = join(work.path, 'unplugged')
     await rename(folder, away)
     await waitUntil(() => folderState(engine) === 'error', 10_000, 'the error state')
-    expect(engine.status.snapshot().folders[0]?.message).toContain(folder)
+    const status = engine.status.snapshot()
+    expect(status.folders[0]?.message).toContain(folder)
+    expect(status.message).toMatch(/can't sync tree/i)
+    await waitUntil(() => engine.index.get(id, 'late.bin')?.state !== 'uploading', 10_000, 'late')
     await sleep(1000)
     expect(rowsIn(engine, id, 'removed')).toEqual([])
     expect(rowsIn(engine, id, 'synced')).toEqual(names)
+    expect(engine.index.get(id, 'late.bin')?.state).toBe('pending')
 
-    // Plugged in again: syncing goes on, changes are seen again, nothing went up twice.
-    await rename(away, folder)
+    // Plugged in again (new inodes, same files): syncing goes on, changes are seen again, and
+    // nothing went up twice.
+    await cp(away, folder, { recursive: true, preserveTimestamps: true })
     await waitUntil(() => folderState(engine) === 'idle', 10_000, 'idle again')
     await writeFile(join(folder, 'new.txt'), 'new')
-    await expectStored(server, engine, id, folder, [...names, 'new.txt'])
+    await expectStored(server, engine, id, folder, [...names, 'late.bin', 'new.txt'])
     expect(rowsIn(engine, id, 'removed')).toEqual([])
+    expect(rowsIn(engine, id, 'failed')).toEqual([])
     for (const name of names) expect(uploadsOf(name)).toBe(1)
   })
 
