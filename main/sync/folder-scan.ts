@@ -40,7 +40,10 @@ export async function scanFolder(root: string, excludes: ExcludeMatcher): Promis
       entries = await readdir(join(root, rel), { withFileTypes: true })
     } catch (error) {
       const missing = rel === '' && (error as { code?: string }).code === 'ENOENT'
-      scan.unreadable.push({ relPath: rel, reason: missing ? FOLDER_MISSING : fsErrorReason(error) })
+      scan.unreadable.push({
+        relPath: rel,
+        reason: missing ? FOLDER_MISSING : fsErrorReason(error),
+      })
       continue
     }
     scan.folders.push(rel)

@@ -512,6 +512,12 @@ export class SyncEngine {
 
   #onChanges(folder: FolderRuntime, changes: readonly WatchChange[]): void {
     if (this.#stopping || this.#folders.get(folder.settings.id) !== folder) return
+    if (folder.rootGone) {
+      // News from the watch of a folder that went: it may be back. The scan finds out, watches
+      // it afresh, and tells a remounted file from an edited one (the watch cannot).
+      this.#requestScan(folder)
+      return
+    }
     const id = folder.settings.id
     const now = this.#now()
     const recent = folder.recentlyRemoved

@@ -86,6 +86,84 @@ export async function runMeasured(
   }
 }
 
+/** A measured process that keeps running until the driver stops it (`ferry sync`). */
+export interface LiveProcess {
+  readonly pid: number
+  /** performance.now() when it was spawned. */
+  readonly startedAt: number
+  /** Calls `listener` with every line it writes (stdout and stderr) and when it came. */
+  onLine(listener: (line: string, at: number) => void): void
+  /** Resolves with its exit code and signal once it has exited. */
+  readonly exited: Promise<[number | null, string | null]>
+  /** SIGTERM (SIGKILL after `graceMs`), then what runMeasured would have reported. */
+  stop(graceMs?: number): Promise<Measured>
+}
+
+/** Spawns `node --import rss-reporter <nodeArgs…>` and leaves it running. */
+export async function startMeasured(
+  nodeArgs: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; usageFile: string },
+): Promise<LiveProcess> {
+  await rm(options.usageFile, { force: true })
+  const startedAt = performance.now()
+  const child = track(
+    spawn(process.execPath, ['--import', REPORTER, ...nodeArgs], {
+      env: { ...process.env, ...options.env, FERRY_BENCH_USAGE_FILE: options.usageFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  )
+  if (child.pid === undefined) throw new Error(`cannot start ${nodeArgs.join(' ')}`)
+  const out: string[] = []
+  const err: string[] = []
+  const listeners: ((line: string, at: number) => void)[] = []
+  for (const [stream, kept] of [
+    [child.stdout, out],
+    [child.stderr, err],
+  ] as const) {
+    createInterface({ input: stream as NodeJS.ReadableStream }).on('line', (line) => {
+      const at = performance.now()
+      kept.push(line)
+      for (const listener of listeners) listener(line, at)
+    })
+  }
+  let exitedAt = 0
+  child.once('exit', () => (exitedAt = performance.now()))
+  const exited = new Promise<[number | null, string | null]>((resolve) =>
+    child.once('close', (code, sig) => resolve([code, sig])),
+  )
+  return {
+    pid: child.pid,
+    startedAt,
+    onLine: (listener) => void listeners.push(listener),
+    exited,
+    stop: async (graceMs = 15_000) => {
+      let timedOut = false
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        const timer = setTimeout(() => {
+          timedOut = true
+          child.kill('SIGKILL')
+        }, graceMs)
+        await exited
+        clearTimeout(timer)
+      }
+      const [exitCode, signal] = await exited
+      const usage = await readFile(options.usageFile, 'utf8')
+        .then((text) => JSON.parse(text) as ProcessUsage)
+        .catch(() => undefined)
+      return {
+        seconds: (exitedAt - startedAt) / 1000,
+        exitCode,
+        signal,
+        stdout: out.join('\n'),
+        stderr: err.join('\n'),
+        ...(usage ? { usage } : {}),
+        timedOut,
+      }
+    },
+  }
+}
+
 /** The server-host child process, once it listens. */
 export interface ServerHost {
   readonly urls: HostUrls

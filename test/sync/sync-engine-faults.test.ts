@@ -139,10 +139,7 @@ describe('sync engine under faults: the server goes away', () => {
     const stored = new Map<string, string>()
     for (const row of engine.index.all(id).values()) {
       if (!row.synced || !('uuid' in row.synced.remote)) continue
-      stored.set(
-        row.relPath,
-        sha256Hex(await readFile(join(storageDir, row.synced.remote.uuid))),
-      )
+      stored.set(row.relPath, sha256Hex(await readFile(join(storageDir, row.synced.remote.uuid))))
     }
     expect(stored).toEqual(await localTree(folder, names))
   })
@@ -382,11 +379,7 @@ describe('sync engine under faults: the local side (Kala)', () => {
     // Also while running: the watcher reports them, the engine records them the same way.
     execFileSync('mkfifo', [join(folder, 'pipe-2')])
     await symlink('a.txt', join(folder, 'link-2'))
-    await waitUntil(
-      () => rowsIn(engine, id, 'skipped').length === 6,
-      20_000,
-      'six skipped entries',
-    )
+    await waitUntil(() => rowsIn(engine, id, 'skipped').length === 6, 20_000, 'six skipped entries')
     await engine.whenIdle()
 
     const reasons = Object.fromEntries(
@@ -462,7 +455,11 @@ describe('sync engine under faults: the local side (Kala)', () => {
     // One more upload is under way when the drive goes (the server is slow to open it).
     server.server.router.faults.inject('kala.session', { type: 'delay', ms: 1000 })
     await writeFile(join(folder, 'late.bin'), randomBytes(64 * KiB))
-    await waitUntil(() => engine.index.get(id, 'late.bin')?.state === 'uploading', 10_000, 'late.bin')
+    await waitUntil(
+      () => engine.index.get(id, 'late.bin')?.state === 'uploading',
+      10_000,
+      'late.bin',
+    )
 
     // Unplugged: the whole tree vanishes at once.
     const away = join(work.path, 'unplugged')
@@ -479,7 +476,9 @@ describe('sync engine under faults: the local side (Kala)', () => {
 
     // Plugged in again (new inodes, same files): syncing goes on, changes are seen again, and
     // nothing went up twice.
-    await cp(away, folder, { recursive: true, preserveTimestamps: true })
+    const copy = join(work.path, 'remounted')
+    await cp(away, copy, { recursive: true, preserveTimestamps: true })
+    await rename(copy, folder)
     await waitUntil(() => folderState(engine) === 'idle', 10_000, 'idle again')
     await writeFile(join(folder, 'new.txt'), 'new')
     await expectStored(server, engine, id, folder, [...names, 'late.bin', 'new.txt'])
