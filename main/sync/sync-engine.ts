@@ -450,9 +450,10 @@ export class SyncEngine {
       return
     }
     if (folder.rootGone) {
-      // Back (a drive plugged in again): watch it afresh, then scan again, so that nothing
-      // changed before the new watch started goes unseen.
+      // Back (a drive plugged in again): with its own .ferryignore, watched afresh, and scanned
+      // again, so that nothing changed before the new watch started goes unseen.
       folder.rootGone = false
+      folder.excludes = await this.#loadExcludes(folder)
       await this.#watch(folder)
       folder.rescanRequested = true
       return
