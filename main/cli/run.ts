@@ -10,14 +10,20 @@ import { FerryError } from '../backends/errors.ts'
 import { CliError, EXIT, exitCodeFor, type ExitCode } from './exit-codes.ts'
 import type { CliIo } from './io.ts'
 import { login, logout } from './login.ts'
-import { manage } from './manage.ts'
 import { push } from './push.ts'
-import { ConfSettingsStore } from '../settings/conf-settings-store.ts'
+import type { ConfSettingsStore } from '../settings/conf-settings-store.ts'
 import type { SettingsStore } from '../settings/settings-store.ts'
 import { resolveSecret } from './secret.ts'
-import { bandwidth } from './bandwidth.ts'
-import { status } from './status.ts'
-import { sync } from './sync.ts'
+
+// The other commands and the settings file are imported when used: `ferry push` never needs
+// conf (~19 MB of memory), chokidar and the sync engine, and its peak memory is budgeted.
+const settingsStore = async (
+  dir: string,
+  options?: { readonly watch: boolean },
+): Promise<ConfSettingsStore> => {
+  const { ConfSettingsStore: Store } = await import('../settings/conf-settings-store.ts')
+  return new Store(dir, options)
+}
 
 export interface CliDeps {
   readonly secrets?: SecretStore
@@ -34,8 +40,9 @@ export async function runCli(
   const secrets = deps.secrets ?? new KeychainSecretStore()
   try {
     if (argv[0] === 'account' || argv[0] === 'folder') {
+      const { manage } = await import('./manage.ts')
       return await manage(argv, io, {
-        settings: deps.settings ?? new ConfSettingsStore(stateDir(io.env)),
+        settings: deps.settings ?? (await settingsStore(stateDir(io.env))),
         secrets,
         makeBackend: (account, secret) =>
           createBackend(account, secret, { http: newHttp(account) }),
@@ -43,7 +50,8 @@ export async function runCli(
     }
     if (argv[0] === 'bandwidth') {
       const { positionals } = parseOptions(argv)
-      const settings = deps.settings ?? new ConfSettingsStore(stateDir(io.env))
+      const settings = deps.settings ?? (await settingsStore(stateDir(io.env)))
+      const { bandwidth } = await import('./bandwidth.ts')
       return bandwidth(positionals.slice(1), io, settings)
     }
     if (argv[0] === 'sync' || argv[0] === 'status') {
@@ -51,20 +59,28 @@ export async function runCli(
       if (positionals.length > 1) {
         throw new CliError(EXIT.usage, `${argv[0]} takes no arguments (got ${positionals[1]})`)
       }
-      const settings =
-        deps.settings ??
-        new ConfSettingsStore(stateDir(io.env), { watch: argv[0] === 'sync' && !values.once })
+      const owned =
+        deps.settings === undefined
+          ? await settingsStore(stateDir(io.env), { watch: argv[0] === 'sync' && !values.once })
+          : undefined
+      const settings: SettingsStore = deps.settings ?? (owned as ConfSettingsStore)
       const common = { json: values.json, stateDir: stateDir(io.env) }
       try {
-        return argv[0] === 'sync'
-          ? await sync({ ...common, once: values.once }, io, {
-              settings,
-              secrets,
-              signal: deps.signal,
-            })
-          : await status({ ...common, watch: values.watch }, io, { settings, signal: deps.signal })
+        if (argv[0] === 'sync') {
+          const { sync } = await import('./sync.ts')
+          return await sync({ ...common, once: values.once }, io, {
+            settings,
+            secrets,
+            signal: deps.signal,
+          })
+        }
+        const { status } = await import('./status.ts')
+        return await status({ ...common, watch: values.watch }, io, {
+          settings,
+          signal: deps.signal,
+        })
       } finally {
-        if (settings instanceof ConfSettingsStore) settings.close()
+        owned?.close()
       }
     }
     const args = parseCommandLine(argv)

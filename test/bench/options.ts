@@ -20,6 +20,7 @@ export interface BenchOptions {
 
 export const BENCH_USAGE = `Usage: npm run bench:push -- [--size 1GiB] [--files 10000]
        [--only dstor,kala,perkeep] [--workload A|B|both] [--cpu-prof <dir>] [--timeout-min 30]
+--cpu-prof profiles every push and the server host, and prints their hottest functions.
 Env equivalents: FERRY_BENCH_SIZE, FERRY_BENCH_FILES, FERRY_BENCH_ONLY, FERRY_BENCH_WORKLOAD,
 FERRY_BENCH_CPU_PROF, FERRY_BENCH_TIMEOUT_MIN (flags win).`
 

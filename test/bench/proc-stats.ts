@@ -1,6 +1,6 @@
 /** CPU time and memory of a running process, read from Linux's /proc (the sync benchmark's probe). */
 import { execFileSync } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile, readlink } from 'node:fs/promises'
 
 /** One reading of a process. */
 export interface ProcSample {
@@ -83,4 +83,17 @@ export async function measureIdle(pid: number, seconds: number): Promise<IdleUsa
     maxRssBytes: Math.max(...rss),
     peakRssBytes: last.peakRssBytes,
   }
+}
+
+/** inotify watches the process holds (lines of its inotify descriptors' fdinfo). */
+export async function inotifyWatches(pid: number): Promise<number> {
+  const fds = await readdir(`/proc/${pid}/fd`)
+  let watches = 0
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
+    if (!target.includes('inotify')) continue
+    const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '')
+    watches += info.split('\n').filter((line) => line.startsWith('inotify wd:')).length
+  }
+  return watches
 }

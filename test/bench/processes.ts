@@ -1,6 +1,7 @@
 /** Child processes of the benchmark: measured runs and the server host, all killable on Ctrl-C. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import type { HostUrls } from './server-host.ts'
@@ -172,10 +173,27 @@ export interface ServerHost {
   close(): Promise<void>
 }
 
-/** Spawns server-host.ts with storage under `dataDir` and waits for its URLs. */
-export async function startServerHost(dataDir: string): Promise<ServerHost> {
+/**
+ * Spawns server-host.ts with storage under `dataDir` and waits for its URLs. With `cpuProfile`,
+ * the host writes a V8 CPU profile to that path when it is closed.
+ */
+export async function startServerHost(
+  dataDir: string,
+  options: { readonly cpuProfile?: string } = {},
+): Promise<ServerHost> {
+  const profile = options.cpuProfile
+    ? [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        dirname(options.cpuProfile),
+        '--cpu-prof-name',
+        basename(options.cpuProfile),
+      ]
+    : []
   const child = track(
-    spawn(process.execPath, [SERVER_HOST, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] }),
+    spawn(process.execPath, [...profile, SERVER_HOST, dataDir], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
   )
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const first = await new Promise<string>((resolve, reject) => {

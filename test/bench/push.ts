@@ -140,6 +140,11 @@ function checkPush(workload: Workload) {
   }
 }
 
+/** Where the server host's profile of workload `name` goes (every backend's server in one). */
+function serverProfilePath(name: WorkloadName): string {
+  return join(options.cpuProfDir ?? '.', `servers-${name}.cpuprofile`)
+}
+
 async function runWorkload(name: WorkloadName): Promise<WorkloadResult | undefined> {
   const dir = join(root, name)
   const free = await statfs(root).then((s) => s.bavail * s.bsize)
@@ -160,7 +165,10 @@ async function runWorkload(name: WorkloadName): Promise<WorkloadResult | undefin
     name === 'A'
       ? await createBigFile(data, options.size)
       : await createSmallFiles(data, options.files)
-  const host = await startServerHost(join(dir, 'servers'))
+  const host = await startServerHost(
+    join(dir, 'servers'),
+    options.cpuProfDir ? { cpuProfile: serverProfilePath(name) } : {},
+  )
   const rows: Row[] = []
   try {
     const baseline = checkBaseline(workload)
@@ -254,5 +262,12 @@ if (options.cpuProfDir) {
       )
       for (const line of await hottestFunctions(path)) console.log(line)
     }
+    const servers = serverProfilePath(result.name)
+    if (!existsSync(servers)) continue
+    console.log(
+      `\nHottest functions (self time), workload ${result.name}, server host ` +
+        `(${options.backends.map((b) => NAMES[b]).join(', ')} and the POST sink): ${servers}`,
+    )
+    for (const line of await hottestFunctions(servers, 25)) console.log(line)
   }
 }

@@ -15,7 +15,8 @@ async function walk(folder: string): Promise<number> {
   const files = entries.filter((entry) => !entry.isDirectory())
   await Promise.all(files.map((entry) => lstat(join(folder, entry.name))))
   let count = files.length
-  for (const entry of entries) if (entry.isDirectory()) count += await walk(join(folder, entry.name))
+  for (const entry of entries)
+    if (entry.isDirectory()) count += await walk(join(folder, entry.name))
   return count
 }
 

@@ -1,13 +1,16 @@
 /**
- * Local CIDv0 of a file, exactly as `ipfs add` defaults make it (PROTOCOLS.md §1.4), computed by
- * the maintained IPFS importer over a blockstore that keeps nothing: only the root CID is needed,
- * and memory stays bounded whatever the file size.
+ * Local CIDv0 of a file, exactly as `ipfs add` defaults make it (PROTOCOLS.md §1.4): UnixFS,
+ * 256 KiB fixed chunks, dag-pb leaves, balanced DAG of at most 174 links per node, sha2-256, a
+ * one-chunk file reduced to its leaf. Only the root CID is needed, so the blocks are never built:
+ * a leaf's hash is the sha256 of a few bytes of framing around the chunk, fed straight from the
+ * caller's pieces, and only the tiny parent nodes are encoded. Memory stays flat and nothing is
+ * copied. The result is checked against the IPFS importer itself (test/backends/dstor/cid.test.ts)
+ * and the reference server computes its CIDs with that importer.
  */
+import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import type * as Importer from 'ipfs-unixfs-importer'
-import type * as ImporterChunker from 'ipfs-unixfs-importer/chunker'
-import type * as ImporterLayout from 'ipfs-unixfs-importer/layout'
-import type { ImporterOptions, WritableStorage } from 'ipfs-unixfs-importer'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
 import { CancelledError, LocalFileError } from '../errors.ts'
 
 /** UnixFS chunk size of `ipfs add` (bytes). */
@@ -16,164 +19,166 @@ export const CID_CHUNK_SIZE = 262_144
 /** Most links per node in the balanced layout of `ipfs add`. */
 export const CID_MAX_CHILDREN = 174
 
-const DEFAULT_HIGH_WATER_MARK = 4 * 1024 * 1024
+const SHA2_256 = 0x12
 
-// Pieces smaller than this are copied together first: a queue entry per tiny piece would cost
-// far more than the copy.
-const COALESCE_BELOW = 64 * 1024
+// Pieces smaller than this are copied while their leaf fills: the caller may reuse small buffers.
+const COPY_BELOW = 64 * 1024
 
-// Blocks are hashed by the importer before `put`; dropping them here is what keeps memory flat.
-const discard: WritableStorage = { put: (cid) => cid }
-
-// Loaded on first use: the importer and its codecs cost ~17 MB of memory, for dStor only.
-let importer: Promise<typeof Importer> | undefined
-async function loadImporter(): Promise<{
-  importFile: (typeof Importer)['importFile']
-  options: ImporterOptions
-}> {
-  importer ??= import('ipfs-unixfs-importer')
-  const [{ importFile }, { fixedSize }, { balanced }] = await Promise.all([
-    importer,
-    import('ipfs-unixfs-importer/chunker'),
-    import('ipfs-unixfs-importer/layout'),
-  ])
-  return { importFile, options: importerOptions(fixedSize, balanced) }
-}
-
-function importerOptions(
-  fixedSize: (typeof ImporterChunker)['fixedSize'],
-  balanced: (typeof ImporterLayout)['balanced'],
-): ImporterOptions {
-  // Spelled out rather than taken from a profile, so a change of the library's defaults cannot
-  // silently change our CIDs.
-  return {
-    cidVersion: 0,
-    rawLeaves: false,
-    leafType: 'file',
-    reduceSingleLeafToSelf: true,
-    chunker: fixedSize({ chunkSize: CID_CHUNK_SIZE }),
-    layout: balanced({ maxChildrenPerNode: CID_MAX_CHILDREN }),
-  }
+/** A finished node as its parent links to it. */
+interface NodeLink {
+  /** The sha2-256 multihash of the node's block (a CIDv0's bytes). */
+  readonly multihash: Uint8Array
+  /** Block bytes of the node and everything under it (the link's Tsize). */
+  readonly cumulativeSize: number
+  /** File bytes under the node (the parent's UnixFS blocksize entry). */
+  readonly fileSize: number
 }
 
 /**
- * Incremental CIDv0 hasher fed by a read stream that other hashers share. Await each `update`:
- * it resolves once the importer has room, which is how a fast reader is held back. Pieces of
- * 64 KiB or more are kept by reference until hashed, so never reuse their memory.
+ * Incremental CIDv0 hasher fed by a read stream that other hashers share. Pieces of 64 KiB or
+ * more are kept by reference until their 256 KiB chunk is complete, so never reuse their memory.
+ * `update` hashes synchronously; it returns a promise so callers can treat every hasher alike.
  */
 export class CidHasher {
-  readonly #queue: Uint8Array[] = []
-  readonly #highWaterMark: number
-  readonly #result: Promise<string>
-  #queuedBytes = 0
-  #stage: Uint8Array | undefined
-  #staged = 0
+  /** Pieces of the chunk being filled. */
+  #pending: Uint8Array[] = []
+  #pendingBytes = 0
+  /** Leaves (then parents of 174 leaves) waiting for their parent. */
+  #leaves: NodeLink[] = []
+  readonly #parents: NodeLink[] = []
+  #leafCount = 0
   #ended = false
-  #settled = false
   #failure: { readonly reason: unknown } | undefined
-  #wakeConsumer: (() => void) | undefined
-  #roomWaiters: Array<() => void> = []
+  #result: Promise<string> | undefined
 
-  constructor(options: { readonly highWaterMark?: number } = {}) {
-    this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
-    this.#result = loadImporter()
-      .then(({ importFile, options }) => importFile({ content: this.#pieces() }, discard, options))
-      .then((entry) => entry.cid.toString())
-    this.#result.then(
-      () => this.#settle(undefined),
-      (reason: unknown) => this.#settle({ reason }),
-    )
-  }
+  /** `highWaterMark` is accepted for callers of the earlier queueing hasher; nothing queues now. */
+  constructor(_options: { readonly highWaterMark?: number } = {}) {}
 
-  /** Adds the next piece of the file (any size). Resolves when there is room for more. */
+  /** Adds the next piece of the file (any size). */
   async update(piece: Uint8Array): Promise<void> {
-    this.#throwIfFailed()
+    if (this.#failure) throw this.#failure.reason
     if (this.#ended) throw new Error('CidHasher: update after digest')
-    if (piece.byteLength === 0) return
-    if (piece.byteLength < COALESCE_BELOW) {
-      if (this.#staged + piece.byteLength > COALESCE_BELOW) this.#flushStage()
-      this.#stage ??= new Uint8Array(COALESCE_BELOW)
-      this.#stage.set(piece, this.#staged)
-      this.#staged += piece.byteLength
-      if (this.#staged < COALESCE_BELOW) return
-      this.#flushStage()
-    } else {
-      this.#flushStage()
-      this.#enqueue(piece)
+    let rest = piece
+    while (rest.byteLength > 0) {
+      const take = Math.min(rest.byteLength, CID_CHUNK_SIZE - this.#pendingBytes)
+      const part = rest.subarray(0, take)
+      this.#pending.push(take < COPY_BELOW ? part.slice() : part)
+      this.#pendingBytes += take
+      rest = rest.subarray(take)
+      if (this.#pendingBytes === CID_CHUNK_SIZE) this.#finishLeaf()
     }
-    while (this.#queuedBytes > this.#highWaterMark && !this.#settled) {
-      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve))
-    }
-    this.#throwIfFailed()
   }
 
   /** Ends the input and returns the file's CIDv0 (`Qm…`). */
   digest(): Promise<string> {
-    if (!this.#ended && !this.#failure) this.#flushStage()
+    if (this.#failure) return Promise.reject(this.#failure.reason)
+    this.#result ??= Promise.resolve().then(() => this.#root())
     this.#ended = true
-    this.#wakeConsumer?.()
     return this.#result
   }
 
   /** Stops hashing (read error, cancel); `digest()` then rejects with `reason`. */
   abort(reason: unknown = new CancelledError()): void {
-    if (this.#settled) return
+    if (this.#result) return
     this.#ended = true
     this.#failure ??= { reason }
-    this.#queue.length = 0
-    this.#queuedBytes = 0
-    this.#stage = undefined
-    this.#staged = 0
-    this.#wakeConsumer?.()
-    this.#releaseRoom()
+    this.#pending = []
+    this.#leaves = []
   }
 
-  async *#pieces(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      this.#throwIfFailed()
-      const piece = this.#queue.shift()
-      if (piece) {
-        this.#queuedBytes -= piece.byteLength
-        if (this.#queuedBytes <= this.#highWaterMark) this.#releaseRoom()
-        yield piece
-        continue
+  #root(): string {
+    // An empty file is one leaf with no data (the importer's chunker yields one empty chunk).
+    if (this.#pendingBytes > 0 || this.#leafCount === 0) this.#finishLeaf()
+    if (this.#leafCount === 1) return cidString(this.#leaves[0] as NodeLink)
+    if (this.#leaves.length > 0) this.#parents.push(parentOf(this.#leaves))
+    // The balanced layout: 174 at a time, level after level, until one node is left.
+    let level: readonly NodeLink[] = this.#parents
+    while (level.length > 1) {
+      const next: NodeLink[] = []
+      for (let i = 0; i < level.length; i += CID_MAX_CHILDREN) {
+        next.push(parentOf(level.slice(i, i + CID_MAX_CHILDREN)))
       }
-      if (this.#ended) return
-      await new Promise<void>((resolve) => {
-        this.#wakeConsumer = resolve
-      })
-      this.#wakeConsumer = undefined
+      level = next
+    }
+    return cidString(level[0] as NodeLink)
+  }
+
+  #finishLeaf(): void {
+    const length = this.#pendingBytes
+    // dag-pb PBNode { Data: UnixFS { Type: File, Data: chunk, filesize } }, no links.
+    const unixfsHead = [0x08, 0x02, ...(length > 0 ? [0x12, ...varint(length)] : [])]
+    const unixfsTail = [0x18, ...varint(length)]
+    const unixfsLength = unixfsHead.length + length + unixfsTail.length
+    const head = Buffer.from([0x0a, ...varint(unixfsLength), ...unixfsHead])
+    const hash: Hash = createHash('sha256').update(head)
+    for (const part of this.#pending) hash.update(part)
+    hash.update(Buffer.from(unixfsTail))
+    this.#pending = []
+    this.#pendingBytes = 0
+    this.#leafCount++
+    this.#leaves.push({
+      multihash: multihash(hash.digest()),
+      cumulativeSize: head.length + length + unixfsTail.length,
+      fileSize: length,
+    })
+    if (this.#leaves.length === CID_MAX_CHILDREN) {
+      this.#parents.push(parentOf(this.#leaves))
+      this.#leaves = []
     }
   }
+}
 
-  #throwIfFailed(): void {
-    if (this.#failure) throw this.#failure.reason
+/**
+ * The parent node over `children`: dag-pb links first (Hash, empty Name, Tsize), then the UnixFS
+ * data (Type: File, filesize, one blocksize per child), as the importer's balanced layout builds it.
+ */
+function parentOf(children: readonly NodeLink[]): NodeLink {
+  const links: number[] = []
+  const unixfsSizes: number[] = []
+  let fileSize = 0
+  let linked = 0
+  for (const child of children) {
+    const link = [
+      0x0a,
+      ...varint(child.multihash.length),
+      ...child.multihash,
+      0x12,
+      0x00,
+      0x18,
+      ...varint(child.cumulativeSize),
+    ]
+    links.push(0x12, ...varint(link.length), ...link)
+    unixfsSizes.push(0x20, ...varint(child.fileSize))
+    fileSize += child.fileSize
+    linked += child.cumulativeSize
   }
+  const unixfs = [0x08, 0x02, 0x18, ...varint(fileSize), ...unixfsSizes]
+  const block = Buffer.from([...links, 0x0a, ...varint(unixfs.length), ...unixfs])
+  return {
+    multihash: multihash(createHash('sha256').update(block).digest()),
+    cumulativeSize: block.length + linked,
+    fileSize,
+  }
+}
 
-  #flushStage(): void {
-    if (!this.#stage || this.#staged === 0) return
-    this.#enqueue(this.#stage.subarray(0, this.#staged))
-    this.#stage = undefined
-    this.#staged = 0
-  }
+function multihash(sha256: Uint8Array): Uint8Array {
+  return Uint8Array.from([SHA2_256, sha256.length, ...sha256])
+}
 
-  #enqueue(piece: Uint8Array): void {
-    this.#queue.push(piece)
-    this.#queuedBytes += piece.byteLength
-    this.#wakeConsumer?.()
-  }
+function cidString(node: NodeLink): string {
+  return CID.createV0(createDigest(SHA2_256, node.multihash.subarray(2))).toString()
+}
 
-  #releaseRoom(): void {
-    const waiters = this.#roomWaiters
-    this.#roomWaiters = []
-    for (const wake of waiters) wake()
+/** Protobuf unsigned varint of a safe integer (arithmetic, not bit operations: sizes pass 2³²). */
+function varint(value: number): number[] {
+  const bytes: number[] = []
+  let rest = value
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) + 0x80)
+    rest = Math.floor(rest / 0x80)
   }
-
-  #settle(failure: { readonly reason: unknown } | undefined): void {
-    this.#settled = true
-    this.#failure ??= failure
-    this.#releaseRoom()
-  }
+  bytes.push(rest)
+  return bytes
 }
 
 /** CIDv0 of the file at `path`, read once as a stream. */
@@ -187,8 +192,6 @@ export async function cidOfFile(path: string, signal?: AbortSignal): Promise<str
       ? new CancelledError('Cancelled', { cause: error })
       : new LocalFileError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error })
     hasher.abort(typed)
-    // Wait for the importer to wind down so nothing is left running behind the caller.
-    await hasher.digest().catch(() => undefined)
     throw typed
   }
   return hasher.digest()
