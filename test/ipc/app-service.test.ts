@@ -100,7 +100,12 @@ describe('AppService and the IPC router (real engine, real server)', () => {
       await new Promise((r) => setTimeout(r, 50))
     }
     expect(server.files().map((f) => f.originalFilename)).toEqual(['hello.txt'])
-    const page = await call('queue:page', [0, 50])
+    // The server holds the bytes a moment before the engine records its confirmation.
+    let page = await call('queue:page', [0, 50])
+    while ((page as { value?: { total: number } }).value?.total !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+      page = await call('queue:page', [0, 50])
+    }
     expect(page).toMatchObject({ ok: true, value: { total: 0 } })
 
     const folderId = app.appState().folders[0]?.id as string
