@@ -1,9 +1,29 @@
-import { resolve } from 'node:path'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join, resolve, sep } from 'node:path'
 import { defineConfig } from 'electron-vite'
+import type { Plugin } from 'vite'
 
-// The CLI is a second entry of the main build: same Node target, same externals, no Electron.
+// The window and tray icons (main/electron/assets/**/*.png), copied next to the built main
+// (out/main/assets/): main/index.ts finds them relative to itself, in development and inside
+// the packaged app's asar alike.
+function copyMainAssets(): Plugin {
+  const dir = resolve('main/electron/assets')
+  return {
+    name: 'ferry:copy-main-assets',
+    generateBundle() {
+      if (!existsSync(dir)) return
+      for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+        if (!name.endsWith('.png')) continue
+        const fileName = ['assets', ...name.split(sep)].join('/')
+        this.emitFile({ type: 'asset', fileName, source: readFileSync(join(dir, name)) })
+      }
+    },
+  }
+}
+
 export default defineConfig({
   main: {
+    plugins: [copyMainAssets()],
     build: {
       rollupOptions: {
         input: {
@@ -15,11 +35,32 @@ export default defineConfig({
       },
     },
   },
+  // Sandboxed preloads cannot be ES modules: CommonJS, as out/preload/index.cjs.
   preload: {
-    build: { rollupOptions: { input: { index: resolve('preload/index.ts') } } },
+    build: {
+      rolldownOptions: {
+        input: { index: resolve('preload/index.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
   },
+  // Preact through oxc's automatic JSX runtime (no React, no extra Vite plugin).
   renderer: {
     root: 'renderer',
+    oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+    plugins: [
+      {
+        // `npm start` only: Vite's live reload talks over a local WebSocket, which the CSP's
+        // connect-src 'none' refuses. Builds keep the CSP exactly as written.
+        name: 'ferry:dev-csp',
+        apply: 'serve',
+        transformIndexHtml: (html: string) =>
+          html.replace(
+            "connect-src 'none'",
+            "connect-src 'self' ws://localhost:* ws://127.0.0.1:*",
+          ),
+      },
+    ],
     build: { rollupOptions: { input: { index: resolve('renderer/index.html') } } },
   },
 })

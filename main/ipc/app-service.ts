@@ -85,6 +85,7 @@ export class AppService {
   readonly #statusListeners = new Set<(status: SyncStatus) => void>()
   #engine: SyncEngine | undefined
   #unsubscribe: (() => void)[] = []
+  #lastAccounts = ''
 
   constructor(options: AppServiceOptions) {
     this.#options = options
@@ -99,6 +100,12 @@ export class AppService {
     this.#unsubscribe.push(
       status.onDidChange((snapshot) => {
         for (const listener of this.#statusListeners) listener(snapshot)
+        // Account states (offline, needs sign-in) come from the status: tell the app view.
+        const accounts = JSON.stringify(this.appState().accounts)
+        if (accounts !== this.#lastAccounts) {
+          this.#lastAccounts = accounts
+          this.#emitApp()
+        }
       }),
       this.#options.settings.onDidChange(() => this.#emitApp()),
     )

@@ -1,14 +1,15 @@
-import Conf from 'conf'
-import {
-  DEFAULT_SETTINGS,
-  SETTINGS_MIGRATIONS,
-  SETTINGS_SCHEMA,
-  SETTINGS_VERSION,
-  type Settings,
-} from './settings-schema.ts'
+import Conf, { type Options } from 'conf'
+import { SETTINGS_FILE_NAME, settingsFileOptions } from './settings-file.ts'
+import { DEFAULT_SETTINGS, type Settings } from './settings-schema.ts'
 import type { SettingsStore } from './settings-store.ts'
 
 const KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]
+
+/** Opens the settings file with the shared options (conf here, electron-store in the app). */
+export type OpenSettingsFile = (options: Options<Settings>) => Conf<Settings>
+
+const openWithConf: OpenSettingsFile = (options) =>
+  new Conf<Settings>({ ...options, configName: SETTINGS_FILE_NAME, projectName: 'Ferry' })
 
 /**
  * Settings in `<state>/config.json` through conf — the same file, name and format that
@@ -17,18 +18,16 @@ const KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]
 export class ConfSettingsStore implements SettingsStore {
   readonly #conf: Conf<Settings>
 
-  /** `watch`: also report changes other processes make (`ferry folder pause` during a sync). */
-  constructor(stateDir: string, options: { watch?: boolean } = {}) {
-    this.#conf = new Conf<Settings>({
-      cwd: stateDir,
-      configName: 'config',
-      projectName: 'Ferry',
-      projectVersion: SETTINGS_VERSION,
-      schema: SETTINGS_SCHEMA as never,
-      migrations: SETTINGS_MIGRATIONS as never,
-      clearInvalidConfig: false,
-      watch: options.watch ?? false,
-    })
+  /**
+   * `watch`: also report changes other processes make (`ferry folder pause` during a sync).
+   * `open`: how the file is opened (the app passes electron-store; the options stay shared).
+   */
+  constructor(
+    stateDir: string,
+    options: { watch?: boolean } = {},
+    open: OpenSettingsFile = openWithConf,
+  ) {
+    this.#conf = open(settingsFileOptions(stateDir, options))
   }
 
   /** Where the file is (for messages). */
