@@ -24,7 +24,9 @@ export const USAGE = `Usage:
   ferry bandwidth [<rate>|off]     show or set the upload limit (e.g. 2MB = 2 MB/s), applied live
 
 The secret (API key, password or token, per --auth) comes from env FERRY_SECRET, else from the
-OS keychain entry saved by \`ferry login\`. State lives in env FERRY_HOME, else the app-data folder.
+OS keychain entry saved by \`ferry login\`. \`ferry sync\` reads FERRY_SECRET_<ID> for account <id>
+(FERRY_SECRET only when there is one account). State lives in env FERRY_HOME, else the app-data
+folder.
 Other options: --allow-insecure-http (plain http:// to a non-loopback host), --concurrency <n>.
 
 Exit codes: 0 done, 1 some files failed, 2 usage or configuration error, 3 authentication failed.`

@@ -8,17 +8,36 @@ export function accountKey(account: AccountConfig): string {
   return accountSecretKey(account)
 }
 
+/** Which configured account a secret is for, when the engine syncs several. */
+export interface SecretScope {
+  /** The account's id in the settings (`ferry account add --name`). */
+  readonly accountId: string
+  /** Accounts in the settings: with more than one, plain FERRY_SECRET is not used. */
+  readonly accountCount: number
+}
+
+/** The environment variable holding one configured account's secret: FERRY_SECRET_<ID>. */
+export function secretVariable(accountId: string): string {
+  return `FERRY_SECRET_${accountId.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`
+}
+
 /**
- * The account's secret: env FERRY_SECRET first (headless use), else the keychain entry saved by
- * `ferry login`. Neither is an authentication failure (exit 3) with the way out spelled out.
+ * The account's secret, for headless use from the environment first, else the keychain entry
+ * saved by `ferry login`. A configured account (`scope`) reads FERRY_SECRET_<ID>, and plain
+ * FERRY_SECRET only when it is the only account: with several, one secret would be sent to every
+ * server. Neither is an authentication failure (exit 3) with the way out spelled out.
  */
 export async function resolveSecret(
   account: AccountConfig,
   env: NodeJS.ProcessEnv,
   secrets: SecretStore,
+  scope?: SecretScope,
 ): Promise<string> {
-  const fromEnv = env['FERRY_SECRET']
-  if (fromEnv) return fromEnv
+  const own = scope ? env[secretVariable(scope.accountId)] : undefined
+  if (own) return own
+  const shared = env['FERRY_SECRET']
+  const sharedApplies = !scope || scope.accountCount <= 1
+  if (shared && sharedApplies) return shared
   let stored: string | undefined
   let keychainProblem = ''
   try {
@@ -28,9 +47,14 @@ export async function resolveSecret(
     keychainProblem = ` (${error.message})`
   }
   if (stored) return stored
+  const variable = scope ? secretVariable(scope.accountId) : 'FERRY_SECRET'
+  const ignored =
+    shared && !sharedApplies
+      ? ` (FERRY_SECRET is not used when there are several accounts: it would go to every server)`
+      : ''
   throw new CliError(
     EXIT.auth,
-    `No ${describeSecret(account)} for ${account.server}: set FERRY_SECRET, or run ` +
+    `No ${describeSecret(account)} for ${account.server}: set ${variable}${ignored}, or run ` +
       `\`ferry login --backend ${account.backend} --server ${account.server}` +
       `${account.auth === defaultAuthHint(account) ? '' : ` --auth ${account.auth}`}` +
       `${account.user && account.auth !== 'api-key' && account.auth !== 'token' ? ` --user ${account.user}` : ''}\`` +

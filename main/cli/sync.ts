@@ -57,7 +57,11 @@ export async function sync(command: SyncCommand, io: CliIo, deps: SyncDeps): Pro
   const log = (line: string): void => void io.stderr.write(`${line}\n`)
   const engine = new SyncEngine({
     settings: deps.settings,
-    secretFor: (account) => resolveSecret(account, io.env, deps.secrets),
+    secretFor: (account) =>
+      resolveSecret(account, io.env, deps.secrets, {
+        accountId: account.id,
+        accountCount: deps.settings.read().accounts.length,
+      }),
     makeBackend: wiring.makeBackend,
     indexPath: syncIndexPath(command.stateDir),
     watch: !command.once,

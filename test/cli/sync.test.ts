@@ -118,11 +118,11 @@ describe('ferry sync and ferry status (real processes, real server)', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
     try {
-      const lock = join(env['FERRY_HOME'] as string, 'sync.lock')
+      const lock = join(env['FERRY_HOME'] as string, 'sync.pid')
       await waitFor(() => existsSync(lock) && out.includes('idle'))
       const second = await ferry(['sync'])
       expect(second.code).toBe(1)
-      expect(second.stderr).toContain('already syncing')
+      expect(second.stderr).toContain('already keeping these folders stored')
 
       await writeFile(join(folder, 'new.txt'), 'fresh')
       await waitFor(() => server.files().some((f) => f.originalFilename === 'new.txt'))

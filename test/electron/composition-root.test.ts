@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -133,7 +132,7 @@ describe('the composition root (electron mocked)', () => {
     await waitFor(() => app.exits.length > 0)
     expect(app.exits).toEqual([0])
     expect(FakeTray.instances[0]?.destroyed).toBe(true)
-    expect(existsSync(join(stateDir, 'sync.lock'))).toBe(false)
+    expect(new EngineLock(stateDir).owner()).toBeUndefined()
     expect(await logText()).toMatch(/\[app\] stopped in \d+ ms/)
   })
 })
