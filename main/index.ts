@@ -15,15 +15,17 @@ import {
   type BrowserWindow,
   type OpenDialogOptions,
 } from 'electron'
-import type { EventName, Events } from '../preload/contract.ts'
+import type { EventName, Events, SyncStatus } from '../preload/contract.ts'
 import { AppService } from './ipc/app-service.ts'
 import { createHandlers } from './ipc/ipc-handlers.ts'
 import { registerIpc } from './ipc/ipc-router.ts'
+import { redactDeep } from './ipc/redact-deep.ts'
+import { startupProblem } from './ipc/startup-problem.ts'
 import { KeychainSecretStore } from './platform/keychain.ts'
 import { RotatingLogFile, SecretRedactor } from './platform/log-file.ts'
 import { stateDir } from './platform/paths.ts'
-import type { SyncStatus } from './sync/sync-status.ts'
 import { claimSingleInstance, guardQuit } from './electron/app-lifecycle.ts'
+import { assetsDir } from './electron/asset-location.ts'
 import { installAppMenu } from './electron/app-menu.ts'
 import { ElectronSettingsStore } from './electron/electron-settings-store.ts'
 import { launchedAtLogin, setLaunchAtLogin } from './electron/login-item.ts'
@@ -35,14 +37,22 @@ import { registeringHandlers, registeringSecrets } from './electron/secret-regis
 import { FerryTray, trayAvailable } from './electron/tray.ts'
 import type { TrayCommand } from './electron/tray-state.ts'
 
-// The built app: out/main/index.js next to out/preload and out/renderer; the tray icons are
-// copied to out/main/assets by electron.vite.config.ts.
+// The built app: out/main/index.js next to out/preload and out/renderer.
 const OUT = join(import.meta.dirname, '..')
-const ASSETS = join(import.meta.dirname, 'assets')
 const QUIT_TIMEOUT_MS = 5000
+
+// Every secret seen (typed, read from the keychain) is registered here; nothing goes to the
+// log, the console, the window or an error box without passing through it.
+const redactor = new SecretRedactor()
+const redact = (text: string): string => redactor.redact(text)
 
 async function main(): Promise<void> {
   const development = !app.isPackaged
+  const ASSETS = assetsDir({
+    isPackaged: app.isPackaged,
+    resourcesPath: process.resourcesPath,
+    builtMainDir: import.meta.dirname,
+  })
   // One state folder for the CLI and the app. Electron's default userData is
   // ~/.config/<package name> — "ferry", not the CLI's "Ferry" — so it is set, not assumed.
   const dir = stateDir()
@@ -62,7 +72,6 @@ async function main(): Promise<void> {
     return
   }
 
-  const redactor = new SecretRedactor()
   const logFile = new RotatingLogFile({ dir: join(dir, 'logs'), redactor })
   const log = (line: string): void => {
     logFile.write(line)
@@ -122,6 +131,7 @@ async function main(): Promise<void> {
         }
       : {}),
     logFiles: () => logFile.files(),
+    redact,
     log,
   })
 
@@ -132,6 +142,7 @@ async function main(): Promise<void> {
   })
   registerIpc(ipcMain, registeringHandlers(createHandlers(service), redactor), {
     isTrustedSender: renderer.isTrusted,
+    redact,
     log,
   })
 
@@ -202,7 +213,7 @@ async function main(): Promise<void> {
     })
   }
   const send = <E extends EventName>(event: E, payload: Events[E]): void => {
-    if (window && !window.isDestroyed()) window.webContents.send(event, payload)
+    if (window && !window.isDestroyed()) window.webContents.send(event, redactDeep(payload, redact))
   }
 
   const notifier = new Notifier({
@@ -219,8 +230,10 @@ async function main(): Promise<void> {
   // its rebuilds further.
   service.onDidChangeStatus((status: SyncStatus) => {
     send('status:changed', status)
-    tray?.update(status, appState)
-    notifier.update(status)
+    // The tray menu and notifications are shown by the system: redacted as well.
+    const shown = redactDeep(status, redact)
+    tray?.update(shown, appState)
+    notifier.update(shown)
   })
   service.onDidChangeApp((state) => {
     appState = state
@@ -240,12 +253,13 @@ async function main(): Promise<void> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     log(`[app] cannot start syncing: ${message}`)
-    dialog.showErrorBox('Ferry cannot start syncing', message)
+    const problem = startupProblem(error, logFile.path)
+    dialog.showErrorBox(redact(problem.title), redact(problem.message))
     app.exit(1)
   }
 }
 
 void main().catch((error: unknown) => {
-  console.error(error)
+  console.error(redact(error instanceof Error ? (error.stack ?? error.message) : String(error)))
   app.exit(1)
 })

@@ -6,14 +6,25 @@
  */
 import type {
   ActivityEntry,
-  FailedFile,
+  FailedFile as EngineFailedFile,
   FolderStatus,
   SyncState,
-  SyncStatus,
+  SyncStatus as EngineSyncStatus,
   TransferStatus,
 } from '../main/sync/sync-status.ts'
 
-export type { ActivityEntry, FailedFile, FolderStatus, SyncState, SyncStatus, TransferStatus }
+export type { ActivityEntry, FolderStatus, SyncState, TransferStatus }
+
+/** A file that could not be uploaded: `reason` in plain words. */
+export interface FailedFile extends EngineFailedFile {
+  /** The technical message (status code, request) when `reason` leaves it out: for support. */
+  readonly detail?: string
+}
+
+/** The engine's status as the window gets it (failure reasons in plain words). */
+export interface SyncStatus extends Omit<EngineSyncStatus, 'failed'> {
+  readonly failed: readonly FailedFile[]
+}
 
 export type BackendKind = 'dstor' | 'kala' | 'perkeep'
 export type AuthMethod = 'api-key' | 'login' | 'userpass' | 'token'
@@ -120,12 +131,14 @@ export interface Channels {
   'account:remove': { args: [accountId: string]; result: void }
   /** The system's folder picker; null when cancelled. */
   'folder:choose': { args: []; result: string | null }
+  /** Only a folder that folder:choose returned in this session (main refuses any other path). */
   'folder:add': { args: [input: FolderInput]; result: FolderView }
   'folder:remove': { args: [folderId: string]; result: void }
   'folder:pause': { args: [folderId: string, paused: boolean]; result: void }
   'folder:set-excludes': { args: [folderId: string, excludes: string[]]; result: void }
+  /** What the patterns would leave out of a synced folder. */
   'folder:preview-excludes': {
-    args: [path: string, excludes: string[]]
+    args: [folderId: string, excludes: string[]]
     result: ExcludePreview
   }
   /** Opens the folder in the system's file manager. */

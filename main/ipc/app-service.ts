@@ -1,5 +1,4 @@
-import { mkdir, copyFile, writeFile } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import type {
   AccountInput,
   AccountView,
@@ -9,14 +8,15 @@ import type {
   FolderView,
   Preferences,
   QueuePage,
+  SyncStatus as StatusView,
 } from '../../preload/contract.ts'
 import { validateAccount, type AccountConfig } from '../backends/account.ts'
-import { toFerryError } from '../backends/errors.ts'
+import { ConfigError, toFerryError, type FerryError } from '../backends/errors.ts'
+import { SecretRedactor } from '../platform/log-file.ts'
 import { accountSecretKey, type SecretStore } from '../platform/secret-store.ts'
 import {
   addAccount,
   addFolder,
-  findAccount,
   newAccountId,
   removeAccount,
   removeFolder,
@@ -29,6 +29,8 @@ import { EngineLock } from '../sync/engine-lock.ts'
 import { previewExcludes } from '../sync/exclude-preview.ts'
 import { SyncEngine } from '../sync/sync-engine.ts'
 import { StatusModel, type SyncStatus } from '../sync/sync-status.ts'
+import { writeDiagnosticsBundle } from './diagnostics-bundle.ts'
+import { plainFailure, plainText } from './failure-wording.ts'
 
 /** A demo account on the local reference servers (development builds only). */
 export interface SandboxAccount {
@@ -55,6 +57,11 @@ export interface AppServiceOptions {
   readonly startSandbox?: () => Promise<SandboxAccount>
   /** Log files to put in a diagnostics bundle (already redacted). */
   readonly logFiles?: () => readonly string[]
+  /**
+   * Removes secrets from a diagnostics bundle (the app's SecretRedactor, which knows every key
+   * seen); by default only what looks like a secret is removed.
+   */
+  readonly redact?: (text: string) => string
   readonly log?: (line: string) => void
   /** Engine tuning (tests use short settle times). */
   readonly engine?: { readonly settleMs?: number; readonly capMs?: number }
@@ -82,7 +89,9 @@ export class AppService {
   readonly #wiring: BackendWiring
   readonly #lock: EngineLock
   readonly #appListeners = new Set<(state: AppState) => void>()
-  readonly #statusListeners = new Set<(status: SyncStatus) => void>()
+  readonly #statusListeners = new Set<(status: StatusView) => void>()
+  /** Folders the user picked with the system's picker in this session (see addChosenFolder). */
+  readonly #chosen = new Set<string>()
   #engine: SyncEngine | undefined
   #unsubscribe: (() => void)[] = []
   #lastAccounts = ''
@@ -99,7 +108,8 @@ export class AppService {
     const status = new StatusModel()
     this.#unsubscribe.push(
       status.onDidChange((snapshot) => {
-        for (const listener of this.#statusListeners) listener(snapshot)
+        const view = presentStatus(snapshot)
+        for (const listener of this.#statusListeners) listener(view)
         // Account states (offline, needs sign-in) come from the status: tell the app view.
         const accounts = JSON.stringify(this.appState().accounts)
         if (accounts !== this.#lastAccounts) {
@@ -130,11 +140,12 @@ export class AppService {
     this.#lock.release()
   }
 
-  status(): SyncStatus {
-    return this.#engine?.status.snapshot() ?? new StatusModel().snapshot()
+  /** The status as the window shows it: failure reasons in plain words (technical in `detail`). */
+  status(): StatusView {
+    return presentStatus(this.#engine?.status.snapshot() ?? new StatusModel().snapshot())
   }
 
-  onDidChangeStatus(listener: (status: SyncStatus) => void): () => void {
+  onDidChangeStatus(listener: (status: StatusView) => void): () => void {
     this.#statusListeners.add(listener)
     return () => this.#statusListeners.delete(listener)
   }
@@ -181,20 +192,39 @@ export class AppService {
     }
   }
 
+  /**
+   * Tests the connection and saves the account. The keychain is written only once the account
+   * is accepted (a duplicate must not overwrite the existing account's secret), and put back as
+   * it was if saving the settings then fails.
+   */
   async addAccount(input: AccountInput): Promise<AccountView> {
+    const config = this.#config(input)
+    this.#acceptable(config)
     const verdict = await this.testConnection(input)
     if (!verdict.ok) throw new UserError(verdict.message, 'auth')
-    const config = this.#config(input)
-    const settings = this.#options.settings.read()
-    const account: AccountSettings = { ...config, id: newAccountId(settings, config) }
-    // The secret first: an account without its secret would only fail later.
-    await this.#options.secrets.set(accountSecretKey(account), input.secret)
-    const next = this.#edit((s) => addAccount(s, account))
-    return accountView(findAccount(next, account.id), this.status())
+    // Settings may have changed while the server answered (another window, the CLI).
+    const account = this.#acceptable(config)
+    const key = accountSecretKey(account)
+    const previous = await this.#options.secrets.get(key)
+    await this.#options.secrets.set(key, input.secret)
+    let next: Settings
+    try {
+      next = this.#edit((s) => addAccount(s, account))
+    } catch (error) {
+      await (
+        previous === undefined
+          ? this.#options.secrets.delete(key)
+          : this.#options.secrets.set(key, previous)
+      ).catch((undo: unknown) =>
+        this.#options.log?.(`[app] keychain not restored: ${String(undo)}`),
+      )
+      throw error
+    }
+    return accountView(this.#account(next, account.id), this.status())
   }
 
   async signIn(accountId: string, secret: string): Promise<ConnectionVerdict> {
-    const account = findAccount(this.#options.settings.read(), accountId)
+    const account = this.#account(this.#options.settings.read(), accountId)
     const verdict = await this.testConnection({ ...account, secret })
     if (!verdict.ok) return verdict
     await this.#options.secrets.set(accountSecretKey(account), secret)
@@ -203,21 +233,65 @@ export class AppService {
     return verdict
   }
 
-  /** Removes the account's folders (nothing local or remote is touched), the account, its secret. */
+  /**
+   * Removes the account's folders (nothing local or remote is touched), its secret, the account.
+   * The secret goes first: if the keychain refuses, nothing is removed and the user is told, so
+   * a secret never stays behind an account that looks gone.
+   */
   async removeAccount(accountId: string): Promise<void> {
-    const account = findAccount(this.#options.settings.read(), accountId)
-    this.#edit((s) =>
+    const account = this.#account(this.#options.settings.read(), accountId)
+    const without = (s: Settings): Settings =>
       removeAccount(
         { ...s, folders: s.folders.filter((f) => f.accountId !== accountId) },
         accountId,
-      ),
-    )
-    await this.#options.secrets.delete(accountSecretKey(account))
+      )
+    const key = accountSecretKey(account)
+    let secret: string | undefined
+    try {
+      secret = await this.#options.secrets.get(key)
+      await this.#options.secrets.delete(key)
+    } catch (error) {
+      this.#options.log?.(`[app] keychain delete failed for ${account.id}: ${String(error)}`)
+      throw new UserError(
+        `Ferry could not delete the saved ${secretName(account)} for ${describe(account)} from ` +
+          'this computer’s keychain, so the account was not removed. Unlock the keychain (or ' +
+          'check that it is running) and try again.',
+        'failed',
+      )
+    }
+    try {
+      this.#edit(without)
+    } catch (error) {
+      if (secret !== undefined) {
+        await this.#options.secrets.set(key, secret).catch(() => undefined)
+      }
+      throw error
+    }
   }
 
+  /**
+   * Adds a folder. Trusted callers only (tests, benchmarks): the window's "folder:add" goes
+   * through {@link addChosenFolder}.
+   */
   addFolder(input: FolderInput): FolderView {
+    this.#account(this.#options.settings.read(), input.accountId)
     const next = this.#edit((s) => addFolder(s, input))
     return folderView(next.folders[next.folders.length - 1] as FolderSettings)
+  }
+
+  /**
+   * The window's "add folder": only a folder the user picked with the system's folder picker in
+   * this session. A compromised page could otherwise have Ferry upload any folder (the home
+   * folder, say) to a server of its choice.
+   */
+  addChosenFolder(input: FolderInput): FolderView {
+    const path = resolve(input.path)
+    if (!this.#chosen.has(path)) {
+      throw new UserError('Choose the folder with “Choose folder…” first, then add it.')
+    }
+    const folder = this.addFolder({ ...input, path })
+    this.#chosen.delete(path)
+    return folder
   }
 
   removeFolder(folderId: string): void {
@@ -233,22 +307,29 @@ export class AppService {
   }
 
   setExcludes(folderId: string, excludes: readonly string[]): void {
-    this.#edit((s) => ({
-      ...s,
-      folders: s.folders.map((f) => (f.id === folderId ? { ...f, excludes: [...excludes] } : f)),
-    }))
+    this.#edit((s) => {
+      const folder = this.#folder(s, folderId)
+      return {
+        ...s,
+        folders: s.folders.map((f) => (f.id === folder.id ? { ...f, excludes: [...excludes] } : f)),
+      }
+    })
   }
 
-  previewExcludes(path: string, excludes: readonly string[]) {
-    return previewExcludes(path, excludes)
+  /** What the patterns would leave out of a synced folder (by id: the page names no paths). */
+  previewExcludes(folderId: string, excludes: readonly string[]) {
+    return previewExcludes(this.#folder(this.#options.settings.read(), folderId).path, excludes)
   }
 
   async openFolder(folderId: string): Promise<void> {
     await this.#options.openPath(this.#folder(this.#options.settings.read(), folderId).path)
   }
 
-  chooseFolder(): Promise<string | null> {
-    return this.#options.chooseFolder()
+  /** The system's folder picker; what it returns may then be added (see addChosenFolder). */
+  async chooseFolder(): Promise<string | null> {
+    const path = await this.#options.chooseFolder()
+    if (path !== null) this.#chosen.add(resolve(path))
+    return path
   }
 
   queuePage(offset: number, limit: number): QueuePage {
@@ -263,13 +344,16 @@ export class AppService {
         size: row.size,
         state: row.state as 'pending' | 'uploading' | 'failed',
         attempts: row.attempts,
-        ...(row.lastError ? { lastError: row.lastError } : {}),
+        ...(row.lastError ? { lastError: plainText(row.lastError) } : {}),
       })),
     }
   }
 
   async retry(folderId: string, relPath?: string): Promise<void> {
-    this.#folder(this.#options.settings.read(), folderId)
+    const folder = this.#folder(this.#options.settings.read(), folderId)
+    if (relPath !== undefined && this.#engine && !this.#engine.index.get(folderId, relPath)) {
+      throw new UserError(`Ferry knows no file ${relPath} in ${basename(folder.path)}.`)
+    }
     await this.#engine?.retry(folderId, relPath)
   }
 
@@ -295,25 +379,18 @@ export class AppService {
     return this.addAccount(demo)
   }
 
-  /** A folder with the logs (redacted as written), the settings (no secrets) and the status. */
+  /** A folder with the logs, the settings (no secrets) and the status, all redacted. */
   async exportDiagnostics(): Promise<string | null> {
     const parent = await this.#options.chooseDiagnosticsFolder()
     if (!parent) return null
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-    const dir = join(parent, `ferry-diagnostics-${stamp}`)
-    await mkdir(dir, { recursive: true })
-    const settings = this.#options.settings.read()
-    await writeFile(join(dir, 'settings.json'), JSON.stringify(settings, null, 2))
-    await writeFile(join(dir, 'status.json'), JSON.stringify(this.status(), null, 2))
-    await writeFile(
-      join(dir, 'about.txt'),
-      `Ferry ${this.#options.version}\n${process.platform} ${process.arch}\n` +
-        `Node ${process.versions.node}${process.versions['electron'] ? `, Electron ${process.versions['electron']}` : ''}\n`,
-    )
-    for (const file of this.#options.logFiles?.() ?? []) {
-      await copyFile(file, join(dir, basename(file))).catch(() => undefined)
-    }
-    return dir
+    const redactor = this.#options.redact ? undefined : new SecretRedactor()
+    return writeDiagnosticsBundle(parent, {
+      version: this.#options.version,
+      settings: this.#options.settings.read(),
+      status: this.status(),
+      logFiles: this.#options.logFiles?.() ?? [],
+      redact: this.#options.redact ?? ((text) => (redactor as SecretRedactor).redact(text)),
+    })
   }
 
   async #secretFor(account: AccountSettings): Promise<string> {
@@ -350,20 +427,43 @@ export class AppService {
     return config
   }
 
+  /**
+   * The account ready to be added, or a UserError saying why not (already connected, or any
+   * rule of the settings), checked against the settings as they are now without changing them.
+   */
+  #acceptable(config: AccountConfig): AccountSettings {
+    const settings = this.#options.settings.read()
+    const same = settings.accounts.find(
+      (a) =>
+        a.backend === config.backend &&
+        a.server === config.server &&
+        (a.user ?? '') === (config.user ?? ''),
+    )
+    if (same) {
+      throw new UserError(
+        `${describe(same)} is already connected${same.user ? ` as ${same.user}` : ''}. To use a ` +
+          'new key or password for it, choose “Sign in again” in Settings.',
+      )
+    }
+    const account: AccountSettings = { ...config, id: newAccountId(settings, config) }
+    plainly(() => addAccount(settings, account))
+    return account
+  }
+
+  #account(settings: Settings, accountId: string): AccountSettings {
+    const account = settings.accounts.find((a) => a.id === accountId)
+    if (!account) throw new UserError('That storage account is no longer connected.')
+    return account
+  }
+
   #folder(settings: Settings, folderId: string): FolderSettings {
     const folder = settings.folders.find((f) => f.id === folderId)
-    if (!folder) throw new UserError('That folder is no longer synced')
+    if (!folder) throw new UserError('That folder is no longer synced.')
     return folder
   }
 
   #edit(change: (settings: Settings) => Settings): Settings {
-    let next: Settings
-    try {
-      next = this.#options.settings.update(change)
-    } catch (error) {
-      if (error instanceof Error && error.name === 'FerryError') throw new UserError(error.message)
-      throw error
-    }
+    const next = plainly(() => this.#options.settings.update(change))
     this.#emitApp()
     return next
   }
@@ -372,6 +472,42 @@ export class AppService {
     const state = this.appState()
     for (const listener of this.#appListeners) listener(state)
   }
+}
+
+/** Runs a settings edit; its rule violations (ConfigError) become messages for the user. */
+function plainly<T>(edit: () => T): T {
+  try {
+    return edit()
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UserError(error.message)
+    throw error
+  }
+}
+
+/**
+ * The engine's status with failure reasons in plain words (the technical message stays in a
+ * failed file's `detail`, for "Details").
+ */
+function presentStatus(status: SyncStatus): StatusView {
+  return {
+    ...status,
+    folders: status.folders.map((folder) =>
+      folder.message === undefined ? folder : { ...folder, message: plainText(folder.message) },
+    ),
+    activity: status.activity.map((entry) =>
+      entry.kind === 'failed' ? { ...entry, message: plainText(entry.message) } : entry,
+    ),
+    failed: status.failed.map((file) => {
+      const plain = plainFailure(file.reason)
+      return { ...file, reason: plain.text, ...(plain.detail ? { detail: plain.detail } : {}) }
+    }),
+  }
+}
+
+function secretName(account: AccountConfig): string {
+  if (account.auth === 'api-key') return 'API key'
+  if (account.auth === 'token') return 'access token'
+  return 'password'
 }
 
 function describe(account: AccountConfig): string {
@@ -406,16 +542,25 @@ function folderView(folder: FolderSettings): FolderView {
   }
 }
 
-function verdictFor(error: ReturnType<typeof toFerryError>, account: AccountConfig): string {
+function verdictFor(error: FerryError, account: AccountConfig): string {
   const where = describe(account)
+  const said = error.serverMessage
+    ? ` It says: “${error.serverMessage.replace(/[.!]+$/, '')}”.`
+    : ''
   switch (error.kind) {
     case 'auth':
       return `${where} did not accept this ${account.auth === 'api-key' ? 'key' : 'sign-in'}. Check it and try again.`
     case 'retryable':
-      return `Could not reach ${where}. Check the address and your connection. (${error.message})`
+      // No status: nothing answered at all (refused, unreachable, timed out).
+      if (error.status === undefined) {
+        return `Ferry could not reach ${new URL(account.server).host}. Check the address and that the server is running.`
+      }
+      return `${where} cannot take new connections right now.${said} Try again in a few minutes.`
     case 'config':
       return error.message
     default:
-      return `${where} answered, but not as expected: ${error.message}`
+      return error.serverMessage
+        ? `${where} refused the connection test.${said} Check the address and your ${secretName(account)}.`
+        : `${where} answered in a way Ferry does not understand. Check that the address is that of a ${NAMES[account.backend]} server.`
   }
 }

@@ -144,6 +144,7 @@ describe('IPC through registerIpc (fake ipcMain, real router, handlers and app s
     redactor = new SecretRedactor()
     unregister = registerIpc(ipc, registeringHandlers(createHandlers(app), redactor), {
       isTrustedSender: where.isTrusted,
+      redact: (text) => redactor.redact(text),
       log: (line) => void logged.push(line),
     })
   })
@@ -223,6 +224,56 @@ describe('IPC through registerIpc (fake ipcMain, real router, handlers and app s
     expect(verdict).toMatchObject({ ok: true, value: { ok: false } })
     expect(redactor.redact(`key was ${secret}`)).toBe('key was [redacted]')
     expect(logged.join('\n')).not.toContain(secret)
+  })
+
+  it('a server that echoes the key: the error and the verdict reach the page redacted', async () => {
+    const secret = 'echoed-key-5678-abcd'
+    const server = await createKalaServer({ apiKeys: [secret] })
+    // Some servers repeat the request in their error; the key comes back inside the message.
+    server.router.faults.inject(
+      'kala.file',
+      {
+        type: 'status',
+        status: 400,
+        body: JSON.stringify({ message: `no such file for ${secret}` }),
+      },
+      { times: 10 },
+    )
+    const input = { backend: 'kala', server: server.url, auth: 'api-key', secret }
+    try {
+      const added = await ipc.invoke(PAGE, 'account:add', input)
+      expect(added).toMatchObject({ ok: false, error: { kind: 'auth' } })
+      expect((added as { error: { message: string } }).error.message).toContain(
+        '“no such file for [redacted]”',
+      )
+      expect(JSON.stringify(added)).not.toContain(secret)
+
+      const tested = await ipc.invoke(PAGE, 'account:test', input)
+      expect(tested).toMatchObject({ ok: true, value: { ok: false } })
+      expect((tested as { value: { message: string } }).value.message).toContain('[redacted]')
+      expect(JSON.stringify(tested)).not.toContain(secret)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('a value out of range is refused in words that say what is wrong with it', async () => {
+    const tooHigh = await ipc.invoke(PAGE, 'preferences:set', { bandwidthLimit: 2e12 })
+    expect(tooHigh).toEqual({
+      ok: false,
+      error: {
+        kind: 'invalid',
+        message:
+          'The upload limit is too high: enter at most 1,000,000 MB/s, or leave it empty for no limit.',
+      },
+    })
+    const negative = await ipc.invoke(PAGE, 'preferences:set', { bandwidthLimit: -1 })
+    expect(negative).toMatchObject({ error: { message: /cannot be below 0/ } })
+    // Nothing a person typed: a general message, the details in the log only.
+    const odd = await ipc.invoke(PAGE, 'folder:pause', 42, true)
+    expect((odd as { error: { message: string } }).error.message).not.toMatch(/folder:pause/)
+    expect(logged.join('\n')).toMatch(/refused folder:pause: invalid arguments/)
+    expect(settings.read().bandwidthLimit).toBe(0)
   })
 
   it('unregistering removes every handler', () => {

@@ -50,6 +50,7 @@ describe('AppService and the IPC router (real engine, real server)', () => {
   const call = (channel: Parameters<typeof dispatch>[0], args: unknown[], url = RENDERER) =>
     dispatch(channel, { senderFrame: { url } }, args, createHandlers(app), {
       isTrustedSender: (frame) => frame === RENDERER,
+      redact: (text) => text,
     })
 
   const kala = (secret: string): AccountInput => ({
@@ -111,7 +112,7 @@ describe('AppService and the IPC router (real engine, real server)', () => {
     const folderId = app.appState().folders[0]?.id as string
     expect((await call('folder:open', [folderId])).ok).toBe(true)
     expect(opened).toEqual([folder])
-    const preview = await call('folder:preview-excludes', [folder, ['*.txt']])
+    const preview = await call('folder:preview-excludes', [folderId, ['*.txt']])
     expect(preview).toMatchObject({
       ok: true,
       value: { excludedCount: 1, excluded: ['hello.txt'] },
