@@ -4,8 +4,8 @@ import { defineConfig } from 'electron-vite'
 import type { Plugin } from 'vite'
 
 // The window and tray icons (main/electron/assets/**/*.png), copied next to the built main
-// (out/main/assets/): main/index.ts finds them relative to itself, in development and inside
-// the packaged app's asar alike.
+// (out/main/assets/) for development builds. A packaged app uses the copies electron-builder.yml
+// puts outside the asar (main/electron/asset-location.ts).
 function copyMainAssets(): Plugin {
   const dir = resolve('main/electron/assets')
   return {

@@ -11,6 +11,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assetsDir } from '../../main/electron/asset-location.ts'
 import { TRAY_STATES } from '../assets/make-icons.ts'
 import { tempDir } from '../helpers/tree.ts'
 import {
@@ -116,8 +117,11 @@ describe('Linux package (dir target, stand-in Electron)', () => {
     expect(existsSync(join(appDir, 'LICENSE.electron.txt'))).toBe(true)
   })
 
-  it('app.asar holds exactly the built main, preload and renderer', async () => {
-    const built = await filesUnder(join(ROOT, 'out'))
+  it('app.asar holds exactly the built main, preload and renderer (icons outside it)', async () => {
+    // out/main/assets is the development build's copy of the icons: not packed.
+    const built = (await filesUnder(join(ROOT, 'out'))).filter(
+      (p) => !p.startsWith('out/main/assets/'),
+    )
     const packed = [...entries]
       .filter(([path, entry]) => path.startsWith('out/') && entry.kind === 'file')
       .map(([path]) => path)
@@ -126,6 +130,7 @@ describe('Linux package (dir target, stand-in Electron)', () => {
     expect(packed).toContain('out/main/index.js')
     expect(packed.filter((p) => p.startsWith('out/preload/')).length).toBeGreaterThan(0)
     expect(packed).toContain('out/renderer/index.html')
+    expect([...entries.keys()].filter((p) => p.startsWith('out/main/assets'))).toEqual([])
     expect(packed.filter((p) => p.startsWith('out/renderer/assets/')).length).toBeGreaterThan(0)
     for (const path of ['out/main/index.js', 'out/renderer/index.html']) {
       expect(extractFile(asar, path).equals(await readFile(join(ROOT, path)))).toBe(true)
@@ -186,14 +191,27 @@ describe('Linux package (dir target, stand-in Electron)', () => {
     expect(packedNatives).toEqual([])
   })
 
-  it('ships the tray and app icons outside the asar', async () => {
+  it('ships the tray and app icons outside the asar, where the packaged app looks for them', async () => {
     const assets = join(ROOT, 'main', 'electron', 'assets')
+    // The folder main/index.ts hands the tray and the window in a packaged app.
+    const used = assetsDir({
+      isPackaged: true,
+      resourcesPath: join(appDir, 'resources'),
+      builtMainDir: join(appDir, 'resources', 'app.asar', 'out', 'main'),
+    })
+    expect(used).toBe(join(appDir, 'resources'))
     for (const state of TRAY_STATES) {
-      for (const name of [`tray-${state}.png`, `tray-${state}@2x.png`]) {
-        const shipped = await readFile(join(appDir, 'resources', 'tray', name))
+      for (const name of [
+        `tray-${state}.png`,
+        `tray-${state}@2x.png`,
+        `tray-${state}Template.png`,
+        `tray-${state}Template@2x.png`,
+      ]) {
+        const shipped = await readFile(join(used, 'tray', name))
         expect(shipped.equals(await readFile(join(assets, 'tray', name))), name).toBe(true)
       }
     }
-    expect(existsSync(join(appDir, 'resources', 'icon.png'))).toBe(true)
+    const icon = await readFile(join(used, 'icon.png'))
+    expect(icon.equals(await readFile(join(assets, 'icon.png')))).toBe(true)
   })
 })
