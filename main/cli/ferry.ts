@@ -1,6 +1,9 @@
 /** The `ferry` command: the sync engine without Electron. */
+import { tuneEngineMemory } from '../platform/memory-tuning.ts'
 import { processIo } from './io.ts'
 import { runCli } from './run.ts'
+
+tuneEngineMemory()
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const
 const controller = new AbortController()
