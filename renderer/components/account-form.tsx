@@ -9,19 +9,19 @@ import type {
 import { call } from '../ferry.ts'
 
 /**
- * dStor's public networks. Placeholder addresses until dStor confirms them; "Another server"
- * covers anything else.
+ * dStor's public networks (/work/shared/PROTOCOLS.md §1, from dStor's documentation); "Another
+ * server" covers anything else.
  */
 export const DSTOR_NETWORKS = {
   production: 'https://api.dstor.cloud',
-  testnet: 'https://testnet.dstor.cloud',
+  testnet: 'https://api.testnet.dstor.cloud',
 } as const
 
 type Network = keyof typeof DSTOR_NETWORKS | 'custom'
 
 const STORAGES: readonly { kind: BackendKind; name: string; blurb: string }[] = [
-  { kind: 'dstor', name: 'dStor', blurb: 'Cloud storage built on IPFS' },
-  { kind: 'kala', name: 'Kala', blurb: 'A Kala file store server' },
+  { kind: 'dstor', name: 'dStor', blurb: 'Online storage: your files kept on dStor’s servers' },
+  { kind: 'kala', name: 'Kala', blurb: 'A Kala file server, yours or your organization’s' },
   { kind: 'perkeep', name: 'Perkeep', blurb: 'Your own Perkeep server' },
 ]
 
@@ -82,8 +82,8 @@ export function AccountForm(props: AccountFormProps) {
   const [verdict, setVerdict] = useState<ConnectionVerdict>()
   const [busy, setBusy] = useState<'test' | 'save'>()
 
-  const address = backend === 'dstor' && network !== 'custom' ? DSTOR_NETWORKS[network] : server
-  const showServer = backend !== 'dstor' || network === 'custom'
+  const preset = backend === 'dstor' && network !== 'custom'
+  const address = preset ? DSTOR_NETWORKS[network] : server
   const insecureRemote = isInsecureRemote(address)
 
   // Any change makes an earlier verdict stale.
@@ -115,7 +115,10 @@ export function AccountForm(props: AccountFormProps) {
     }
   }
 
+  // While busy the buttons stay focusable (aria-disabled): a disabled button would drop the
+  // keyboard user's focus back to the top of the window.
   const test = async (): Promise<void> => {
+    if (busy) return
     const request = input()
     if (typeof request === 'string') return setVerdict({ ok: false, message: request })
     setBusy('test')
@@ -127,6 +130,7 @@ export function AccountForm(props: AccountFormProps) {
 
   const save = async (event: Event): Promise<void> => {
     event.preventDefault()
+    if (busy) return
     const request = input()
     if (typeof request === 'string') return setVerdict({ ok: false, message: request })
     setBusy('save')
@@ -158,7 +162,7 @@ export function AccountForm(props: AccountFormProps) {
 
       {backend === 'dstor' && (
         <fieldset class="choices compact">
-          <legend>dStor network</legend>
+          <legend>Which dStor network?</legend>
           <label class="choice">
             <input
               type="radio"
@@ -166,8 +170,8 @@ export function AccountForm(props: AccountFormProps) {
               checked={network === 'production'}
               onChange={() => edit(setNetwork)('production')}
             />
-            <span class="choice-name">Production</span>
-            <span class="choice-blurb">{DSTOR_NETWORKS.production}</span>
+            <span class="choice-name">Main network</span>
+            <span class="choice-blurb">Where your files are kept for good</span>
           </label>
           <label class="choice">
             <input
@@ -176,8 +180,8 @@ export function AccountForm(props: AccountFormProps) {
               checked={network === 'testnet'}
               onChange={() => edit(setNetwork)('testnet')}
             />
-            <span class="choice-name">Testnet</span>
-            <span class="choice-blurb">{DSTOR_NETWORKS.testnet}</span>
+            <span class="choice-name">Test network</span>
+            <span class="choice-blurb">For trying dStor out</span>
           </label>
           <label class="choice">
             <input
@@ -192,21 +196,27 @@ export function AccountForm(props: AccountFormProps) {
         </fieldset>
       )}
 
-      {showServer && (
-        <div class="field">
-          <label for={`${id}-server`}>Server address</label>
-          <input
-            id={`${id}-server`}
-            type="url"
-            inputMode="url"
-            autocomplete="url"
-            spellcheck={false}
-            placeholder="https://files.example.com"
-            value={server}
-            onInput={(e) => edit(setServer)(e.currentTarget.value)}
-          />
-        </div>
-      )}
+      <div class="field">
+        <label for={`${id}-server`}>Server address</label>
+        {/* A network's address is shown, not typed: people see where their files go. */}
+        <input
+          id={`${id}-server`}
+          type="url"
+          inputMode="url"
+          autocomplete="url"
+          spellcheck={false}
+          placeholder="https://files.example.com"
+          readOnly={preset}
+          aria-describedby={preset ? `${id}-server-hint` : undefined}
+          value={address}
+          onInput={(e) => edit(setServer)(e.currentTarget.value)}
+        />
+        {preset && (
+          <p id={`${id}-server-hint`} class="hint">
+            Filled in for the network you chose. To type another address, choose “Another server”.
+          </p>
+        )}
+      </div>
 
       {insecureRemote && (
         <label class="check">
@@ -273,10 +283,19 @@ export function AccountForm(props: AccountFormProps) {
       </p>
 
       <div class="actions">
-        <button type="button" class="button" onClick={test} disabled={busy !== undefined}>
+        <button
+          type="button"
+          class="button"
+          onClick={test}
+          aria-disabled={busy !== undefined || undefined}
+        >
           Test connection
         </button>
-        <button type="submit" class="button primary" disabled={busy !== undefined}>
+        <button
+          type="submit"
+          class="button primary"
+          aria-disabled={busy !== undefined || undefined}
+        >
           {props.submitLabel}
         </button>
         {props.onCancel && (

@@ -31,6 +31,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
   }, [])
 
   const confirm = async (): Promise<void> => {
+    if (busy) return
     setBusy(true)
     const message = await props.onConfirm()
     setBusy(false)
@@ -59,7 +60,13 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
         <button type="button" class="button" onClick={props.onClose} autofocus>
           Cancel
         </button>
-        <button type="button" class="button danger" onClick={confirm} disabled={busy}>
+        {/* aria-disabled, not disabled: a disabled button would lose the focus. */}
+        <button
+          type="button"
+          class="button danger"
+          onClick={confirm}
+          aria-disabled={busy || undefined}
+        >
           {busy ? 'Working…' : props.confirmLabel}
         </button>
       </div>

@@ -28,7 +28,7 @@ export function FolderPicker({ accounts, submitLabel, onAdded, onCancel }: Folde
   }
 
   const add = async (): Promise<void> => {
-    if (!path || !accountId) return
+    if (!path || !accountId || busy) return
     setBusy(true)
     const result = await call('folder:add', { path, accountId })
     setBusy(false)
@@ -80,7 +80,9 @@ export function FolderPicker({ accounts, submitLabel, onAdded, onCancel }: Folde
           type="button"
           class="button primary"
           onClick={add}
-          disabled={!path || !accountId || busy}
+          disabled={!path || !accountId}
+          // Busy: still focusable (a disabled button would lose the keyboard focus).
+          aria-disabled={busy || undefined}
         >
           {submitLabel}
         </button>

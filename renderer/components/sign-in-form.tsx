@@ -27,6 +27,7 @@ export function SignInForm({ account, onSignedIn, onCancel }: SignInFormProps) {
 
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault()
+    if (busy) return
     if (!secret) return setVerdict({ ok: false, message: `Enter the ${label.toLowerCase()}.` })
     setBusy(true)
     setVerdict(undefined)
@@ -58,7 +59,8 @@ export function SignInForm({ account, onSignedIn, onCancel }: SignInFormProps) {
         {busy ? 'Checking…' : verdict?.message}
       </p>
       <div class="actions">
-        <button type="submit" class="button primary" disabled={busy}>
+        {/* aria-disabled, not disabled: a disabled button would lose the focus. */}
+        <button type="submit" class="button primary" aria-disabled={busy || undefined}>
           Sign in
         </button>
         <button type="button" class="button quiet" onClick={onCancel}>

@@ -20,6 +20,7 @@ export function FailedFiles({ failed, folders }: FailedFilesProps) {
 
   const retry = async (folderId: string, relPath?: string): Promise<void> => {
     const key = `${folderId}/${relPath ?? ''}`
+    if (retrying.has(key)) return
     setRetrying((keys) => new Set(keys).add(key))
     // Exactly the arguments the channel takes: an explicit `undefined` would not validate.
     const result =
@@ -66,12 +67,20 @@ export function FailedFiles({ failed, folders }: FailedFilesProps) {
                     ? ` · next try in ${formatDuration((file.nextAttemptAt - now) / 1000)}`
                     : ''}
                 </p>
+                {/* The server's own words and codes, for whoever helps with the problem. */}
+                {file.detail && (
+                  <details class="tech-detail">
+                    <summary>Technical details</summary>
+                    <p>{file.detail}</p>
+                  </details>
+                )}
               </div>
               <button
                 type="button"
                 class="button"
                 aria-label={`Retry ${file.relPath}`}
-                disabled={retrying.has(key)}
+                // Not `disabled`: the button keeps the keyboard focus while it works.
+                aria-disabled={retrying.has(key) || undefined}
                 onClick={() => retry(file.folderId, file.relPath)}
               >
                 Retry

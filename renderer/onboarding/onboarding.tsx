@@ -72,6 +72,7 @@ function SandboxOffer() {
   const [error, setError] = useState<string>()
 
   const start = async (): Promise<void> => {
+    if (busy) return
     setBusy(true)
     setError(undefined)
     const result = await call('sandbox:start')
@@ -91,7 +92,8 @@ function SandboxOffer() {
           {error}
         </p>
       )}
-      <button type="button" class="button" onClick={start} disabled={busy}>
+      {/* aria-disabled, not disabled: a disabled button would lose the focus. */}
+      <button type="button" class="button" onClick={start} aria-disabled={busy || undefined}>
         Try it with the local sandbox
       </button>
     </section>

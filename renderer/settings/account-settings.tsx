@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AccountView, AppState, SyncStatus } from '../../preload/contract.ts'
 import { AccountForm } from '../components/account-form.tsx'
 import { ConfirmDialog } from '../components/confirm-dialog.tsx'
@@ -34,6 +34,14 @@ export function AccountSettings({
 }) {
   const [adding, setAdding] = useState(false)
   const [message, setMessage] = useState<string>()
+  const addButton = useRef<HTMLButtonElement>(null)
+  const wasAdding = useRef(false)
+
+  // The form goes away once done or cancelled: focus goes back to the button that opened it.
+  useEffect(() => {
+    if (wasAdding.current && !adding) addButton.current?.focus()
+    wasAdding.current = adding
+  }, [adding])
 
   return (
     <section class="settings-section" aria-labelledby="settings-accounts">
@@ -41,6 +49,7 @@ export function AccountSettings({
         <h2 id="settings-accounts">Storage accounts</h2>
         {!adding && (
           <button
+            ref={addButton}
             type="button"
             class="button"
             onClick={() => {

@@ -32,7 +32,7 @@ export function ExcludeEditor({ folder }: { readonly folder: FolderView }) {
   useEffect(() => {
     const ticket = ++asked.current
     const timer = setTimeout(async () => {
-      const result = await call('folder:preview-excludes', folder.path, patterns)
+      const result = await call('folder:preview-excludes', folder.id, patterns)
       // Typing on while a preview was on its way: only the latest one is shown.
       if (ticket !== asked.current) return
       if (result.ok) {
@@ -41,7 +41,7 @@ export function ExcludeEditor({ folder }: { readonly folder: FolderView }) {
       } else setPreviewError(result.message)
     }, PREVIEW_DELAY_MS)
     return () => clearTimeout(timer)
-  }, [key, folder.path])
+  }, [key, folder.id])
 
   const save = async (event: Event): Promise<void> => {
     event.preventDefault()
@@ -68,11 +68,21 @@ export function ExcludeEditor({ folder }: { readonly folder: FolderView }) {
             setSaved(undefined)
           }}
         />
-        <p id={`${id}-hint`} class="hint">
-          Like .gitignore: <code>*.log</code> leaves out every .log file, <code>Drafts/</code> a
-          folder, <code>!keep.log</code> brings one back. System and temporary files (.DS_Store,
-          *.tmp, …) are always left out.
-        </p>
+        <div id={`${id}-hint`} class="hint">
+          <p>Each line names files or folders Ferry should not upload. For example:</p>
+          <ul class="hint-examples">
+            <li>
+              <code>*.log</code> leaves out every file whose name ends in .log
+            </li>
+            <li>
+              <code>Drafts/</code> leaves out every folder called Drafts, with everything in it
+            </li>
+            <li>
+              <code>!notes.log</code> keeps notes.log even though a line above leaves it out
+            </li>
+          </ul>
+          <p>System and temporary files (such as .DS_Store and *.tmp) are always left out.</p>
+        </div>
       </div>
       <div class="preview" aria-live="polite">
         {previewError ? (

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppState, FolderView } from '../../preload/contract.ts'
 import { ConfirmDialog } from '../components/confirm-dialog.tsx'
 import { FolderPicker } from '../components/folder-picker.tsx'
@@ -10,6 +10,15 @@ import { ExcludeEditor } from './exclude-editor.tsx'
 export function FolderSettings({ app }: { readonly app: AppState }) {
   const [adding, setAdding] = useState(false)
   const [message, setMessage] = useState<string>()
+  const addButton = useRef<HTMLButtonElement>(null)
+  const wasAdding = useRef(false)
+
+  // The form goes away once done or cancelled: focus goes back to the button that opened it,
+  // not to the top of the window.
+  useEffect(() => {
+    if (wasAdding.current && !adding) addButton.current?.focus()
+    wasAdding.current = adding
+  }, [adding])
 
   return (
     <section class="settings-section" aria-labelledby="settings-folders">
@@ -17,6 +26,7 @@ export function FolderSettings({ app }: { readonly app: AppState }) {
         <h2 id="settings-folders">Folders</h2>
         {!adding && app.accounts.length > 0 && (
           <button
+            ref={addButton}
             type="button"
             class="button"
             onClick={() => {

@@ -29,6 +29,7 @@ function AboutSettings({ version }: { readonly version: string }) {
   const [busy, setBusy] = useState(false)
 
   const exportDiagnostics = async (): Promise<void> => {
+    if (busy) return
     setBusy(true)
     const result = await call('diagnostics:export')
     setBusy(false)
@@ -49,7 +50,13 @@ function AboutSettings({ version }: { readonly version: string }) {
           settings and status, with passwords and keys left out.
         </p>
         <div class="actions">
-          <button type="button" class="button" onClick={exportDiagnostics} disabled={busy}>
+          {/* aria-disabled, not disabled: a disabled button would lose the focus. */}
+          <button
+            type="button"
+            class="button"
+            onClick={exportDiagnostics}
+            aria-disabled={busy || undefined}
+          >
             Export diagnostics…
           </button>
         </div>

@@ -3,20 +3,23 @@
  * `window.ferry` made by the real preload/bridge.ts and every call sent over the DevTools
  * socket to this process, where it goes through the real IPC router (sender check, argument
  * validation) to the real AppService — real sync engine, real settings file, real reference
- * servers. Only Electron itself is missing: the folder picker answers what the test says, and
- * secrets live in memory (the keychain has its own test against a real one).
+ * servers, with the app's secret redaction. Only Electron itself is missing: the folder picker
+ * answers what the test says, and secrets live in memory (the keychain has its own test against
+ * a real one).
  */
-import { copyFile, mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { stripTypeScriptTypes } from 'node:module'
 import { extname, join, normalize, sep } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import type { Channel, EventName, Events } from '../../preload/contract.ts'
+import { registeringHandlers, registeringSecrets } from '../../main/electron/secret-registration.ts'
 import { AppService, type AppServiceOptions } from '../../main/ipc/app-service.ts'
 import { createHandlers } from '../../main/ipc/ipc-handlers.ts'
 import { dispatch } from '../../main/ipc/ipc-router.ts'
 import { CHANNEL_ARGS } from '../../main/ipc/ipc-schemas.ts'
+import { RotatingLogFile, SecretRedactor } from '../../main/platform/log-file.ts'
 import { ConfSettingsStore } from '../../main/settings/conf-settings-store.ts'
 import { SANDBOX, startSandbox, type Sandbox } from '../servers/sandbox.ts'
 import { MemorySecretStore } from '../helpers/memory-secret-store.ts'
@@ -28,6 +31,9 @@ const RENDERER = join(ROOT, 'out', 'renderer')
 export const ARTIFACTS = join(import.meta.dirname, 'artifacts')
 /** The README's screenshots, refreshed only when FERRY_UPDATE_SCREENSHOTS=1. */
 const README_SHOTS = join(ROOT, 'renderer', 'screenshots')
+/** The README's shots are of a smaller window than the tests use: small files, readable text. */
+const README_VIEWPORT = { width: 1000, height: 700 }
+const VIEWPORT = { width: 1100, height: 860 }
 
 const CHROMIUM = process.env['FERRY_CHROMIUM'] ?? '/usr/bin/chromium'
 const CHROMIUM_ARGS = [
@@ -60,6 +66,8 @@ export interface Session {
   readonly page: Page
   readonly app: AppService
   readonly secrets: MemorySecretStore
+  /** The app's redactor: every secret the app has seen is registered with it. */
+  readonly redactor: SecretRedactor
   readonly settings: ConfSettingsStore
   /** A temp folder for the test's own files; removed on close. */
   readonly dir: string
@@ -71,8 +79,8 @@ export interface Session {
   readonly launchAtLogin: readonly boolean[]
   /**
    * Saves `<name>-light.png` and `<name>-dark.png` under artifacts/ (the whole page unless
-   * `fullPage` is false: a modal dialog's backdrop only covers the window); `readme` copies
-   * those themes to renderer/screenshots/ when FERRY_UPDATE_SCREENSHOTS=1.
+   * `fullPage` is false: a modal dialog's backdrop only covers the window); `readme` also saves
+   * those themes, in a 1000×700 window, to renderer/screenshots/ when FERRY_UPDATE_SCREENSHOTS=1.
    */
   screenshot(
     name: string,
@@ -130,6 +138,11 @@ async function openSession(
   const work = await tempDir('ferry-e2e-')
   const stateDir = join(work.path, 'state')
   const secrets = new MemorySecretStore()
+  const redactor = new SecretRedactor()
+  const redact = (text: string): string => redactor.redact(text)
+  // The app's own log, as main/index.ts keeps it (diagnostics bundles carry it).
+  const logFile = new RotatingLogFile({ dir: join(stateDir, 'logs'), redactor })
+  const log = (line: string): void => logFile.write(line)
   const settings = new ConfSettingsStore(stateDir)
   const opened: string[] = []
   const launchAtLogin: boolean[] = []
@@ -138,7 +151,7 @@ async function openSession(
 
   const serviceOptions: AppServiceOptions = {
     settings,
-    secrets,
+    secrets: registeringSecrets(secrets, redactor),
     stateDir,
     version: '0.1.0-e2e',
     chooseFolder: async () => session.chosenFolder,
@@ -148,6 +161,9 @@ async function openSession(
     },
     openPath: async (path) => void opened.push(path),
     setLaunchAtLogin: (enabled) => void launchAtLogin.push(enabled),
+    redact,
+    log,
+    logFiles: () => logFile.files(),
     engine: { settleMs: 200 },
     ...(options.sandbox === false
       ? {}
@@ -167,7 +183,7 @@ async function openSession(
   await app.start()
 
   const context = await browser.newContext({
-    viewport: { width: 1100, height: 860 },
+    viewport: VIEWPORT,
     colorScheme: 'light',
     reducedMotion: 'reduce',
   })
@@ -181,7 +197,7 @@ async function openSession(
   // The renderer's own page, and nothing else, may call the app (as the app's main process
   // allows only its bundled index.html).
   const trusted = `${origin}/index.html`
-  const handlers = createHandlers(app)
+  const handlers = registeringHandlers(createHandlers(app), redactor)
   await page.exposeBinding('__ferryInvoke', async (source, channel: unknown, args: unknown) => {
     if (typeof channel !== 'string' || !Object.hasOwn(CHANNEL_ARGS, channel)) {
       return { ok: false, error: { kind: 'invalid', message: 'Unknown call' } }
@@ -191,7 +207,7 @@ async function openSession(
       { senderFrame: { url: source.frame.url() } },
       Array.isArray(args) ? args : [args],
       handlers,
-      { isTrustedSender: (url) => url === trusted },
+      { isTrustedSender: (url) => url === trusted, redact, log },
     )
   })
   await page.addInitScript(init)
@@ -215,6 +231,7 @@ async function openSession(
     page,
     app,
     secrets,
+    redactor,
     settings,
     dir: work.path,
     chosenFolder: null,
@@ -234,7 +251,12 @@ async function openSession(
         })
         if (process.env['FERRY_UPDATE_SCREENSHOTS'] && shotOptions.readme?.includes(scheme)) {
           await mkdir(README_SHOTS, { recursive: true })
-          await copyFile(file, join(README_SHOTS, `${name}-${scheme}.png`))
+          await page.setViewportSize(README_VIEWPORT)
+          await page.screenshot({
+            path: join(README_SHOTS, `${name}-${scheme}.png`),
+            animations: 'disabled',
+          })
+          await page.setViewportSize(VIEWPORT)
         }
       }
       await page.emulateMedia({ colorScheme: 'light' })
@@ -270,6 +292,7 @@ async function openSession(
       for (const off of offs) off()
       await context.close()
       await app.stop()
+      await logFile.close()
       await sandbox?.close()
       await work.dispose()
     },

@@ -37,8 +37,23 @@ describe('renderer end to end: onboarding, syncing, pause and resume (Kala)', ()
   it('onboarding: a wrong key gets a readable verdict and is not kept; the right one connects', async () => {
     const { page } = session
     await page.getByRole('heading', { name: 'Welcome to Ferry' }).waitFor()
-    await session.screenshot('onboarding', { readme: ['light'] })
+    await session.screenshot('onboarding', { readme: ['light', 'dark'] })
     expect(await session.axe()).toEqual([])
+
+    // dStor's networks fill in their own address (shown, not typed); "Another server" is typed.
+    const address = page.getByLabel('Server address')
+    expect(await page.getByRole('radio', { name: /^dStor/ }).isChecked()).toBe(true)
+    expect(await page.getByRole('radio', { name: /^Main network/ }).isChecked()).toBe(true)
+    expect(await address.inputValue()).toBe('https://api.dstor.cloud')
+    expect(await address.getAttribute('readonly')).not.toBeNull()
+    await page.getByRole('radio', { name: /^Test network/ }).check()
+    expect(await address.inputValue()).toBe('https://api.testnet.dstor.cloud')
+    expect(await address.getAttribute('readonly')).not.toBeNull()
+    await page.getByRole('radio', { name: /^Another server/ }).check()
+    expect(await address.inputValue()).toBe('')
+    expect(await address.getAttribute('readonly')).toBeNull()
+    await page.getByRole('radio', { name: /^Main network/ }).check()
+    expect(await address.inputValue()).toBe('https://api.dstor.cloud')
 
     await page.getByRole('radio', { name: /Kala/ }).check()
     await page.getByLabel('Server address').fill(server.url)

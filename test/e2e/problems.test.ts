@@ -57,8 +57,20 @@ describe('renderer end to end: a failed file and Retry, needs sign-in and Sign i
 
     await page.getByRole('heading', { name: 'Could not upload 1 file' }).waitFor()
     const item = page.locator('.failed-list li', { hasText: 'sunset.jpg' })
-    expect(await item.locator('.reason').textContent()).toMatch(/503: Storage is being maintained/)
+    // The server's words and what they mean; the status code only under "Technical details".
+    expect(await item.locator('.reason').textContent()).toBe(
+      'Kala says: “Storage is being maintained”. The server cannot take files right now (it may be busy or being maintained). Ferry tries again later.',
+    )
     expect(await item.textContent()).toMatch(/next try in (1 h|\d\d min)/)
+    await page.getByText('Could not upload sunset.jpg').waitFor()
+    expect(await page.locator('main').innerText()).not.toMatch(/\b503\b|POST|http:/)
+    await item.getByText('Technical details').click()
+    await item
+      .getByText(
+        /^Kala answered 503: Storage is being maintained \(POST http:\/\/127\.0\.0\.1:\d+\//,
+      )
+      .waitFor()
+    await item.getByText('Technical details').click()
     await page
       .getByRole('status')
       .filter({ hasText: 'Everything else is stored — 1 file could not be uploaded' })

@@ -58,7 +58,7 @@ describe('renderer end to end: settings take effect (Kala and dStor)', () => {
       await page.getByRole('heading', { name, level: 2 }).waitFor()
     }
     await page.getByText('0.1.0-e2e').waitFor()
-    await session.screenshot('settings')
+    await session.screenshot('settings', { readme: ['light', 'dark'] })
     expect(await session.axe()).toEqual([])
   })
 
@@ -85,6 +85,17 @@ describe('renderer end to end: settings take effect (Kala and dStor)', () => {
     await page.getByRole('button', { name: 'Save limit' }).click()
     await page.getByText('Saved: no limit.').waitFor()
     expect(session.settings.read().bandwidthLimit).toBe(0)
+
+    // Out of range: main refuses it, saying what is wrong with the number.
+    await field.fill('99999999')
+    await page.getByRole('button', { name: 'Save limit' }).click()
+    await page
+      .getByText(
+        'The upload limit is too high: enter at most 1,000,000 MB/s, or leave it empty for no limit.',
+      )
+      .waitFor()
+    expect(session.settings.read().bandwidthLimit).toBe(0)
+    await field.fill('')
   })
 
   it('launch at login and notifications are saved as they are ticked', async () => {
@@ -130,7 +141,7 @@ describe('renderer end to end: settings take effect (Kala and dStor)', () => {
   it('a second storage (dStor, another server), a folder for it, then removing both', async () => {
     const { page } = session
     await page.getByRole('button', { name: 'Add storage' }).click()
-    await page.getByRole('radio', { name: /dStor/ }).check()
+    await page.getByRole('radio', { name: /^dStor/ }).check()
     await page.getByRole('radio', { name: /Another server/ }).check()
     await page.getByLabel('Server address').fill(dstor.url)
     await page.getByLabel('API key', { exact: true }).fill(DSTOR_DEFAULT_API_KEY)
@@ -184,13 +195,23 @@ describe('renderer end to end: settings take effect (Kala and dStor)', () => {
     await page.getByRole('heading', { name: /^dStor at/ }).waitFor({ state: 'detached' })
   })
 
-  it('export diagnostics writes a bundle without secrets', async () => {
+  it('export diagnostics writes a bundle with the log and without secrets', async () => {
     const { page } = session
     await page.getByRole('button', { name: 'Export diagnostics…' }).click()
     const saved = page.getByText(/^Saved to /)
     await saved.waitFor()
     const dir = ((await saved.textContent()) ?? '').replace(/^Saved to /, '')
-    expect((await readdir(dir)).sort()).toEqual(['about.txt', 'settings.json', 'status.json'])
+    expect((await readdir(dir)).sort()).toEqual([
+      'about.txt',
+      'ferry.log',
+      'settings.json',
+      'status.json',
+    ])
+    // The refusal of the limit above, as the app logged it.
+    expect(await readFile(join(dir, 'ferry.log'), 'utf8')).toMatch(
+      /\[ipc\] refused preferences:set: invalid arguments/,
+    )
+    expect(await readFile(join(dir, 'about.txt'), 'utf8')).toContain('Logs included: ferry.log')
     for (const name of await readdir(dir)) {
       expect(await readFile(join(dir, name), 'utf8')).not.toContain('kala-key')
     }
