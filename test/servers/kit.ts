@@ -23,8 +23,23 @@ export type Fault =
   /** Process normally, then alter the JSON answer (wrong hash, CID, size…). */
   | { readonly type: 'rewrite'; readonly rewrite: (body: unknown) => unknown }
 
+/** What a fault's `when` sees of a request (its body is not read yet). */
+export interface FaultRequest {
+  readonly req: IncomingMessage
+  readonly url: URL
+  readonly params: Readonly<Record<string, string>>
+}
+
+export interface FaultOptions {
+  readonly times?: number
+  readonly skip?: number
+  /** Only requests this picks match (e.g. one file's session); others pass untouched. */
+  readonly when?: (request: FaultRequest) => boolean
+}
+
 interface Armed {
   readonly fault: Fault
+  readonly when: ((request: FaultRequest) => boolean) | undefined
   remaining: number
   skip: number
 }
@@ -33,9 +48,14 @@ interface Armed {
 export class Faults {
   readonly #armed = new Map<string, Armed[]>()
 
-  inject(route: string, fault: Fault, options: { times?: number; skip?: number } = {}): void {
+  inject(route: string, fault: Fault, options: FaultOptions = {}): void {
     const list = this.#armed.get(route) ?? []
-    list.push({ fault, remaining: options.times ?? 1, skip: options.skip ?? 0 })
+    list.push({
+      fault,
+      when: options.when,
+      remaining: options.times ?? 1,
+      skip: options.skip ?? 0,
+    })
     this.#armed.set(route, list)
   }
 
@@ -44,11 +64,12 @@ export class Faults {
   }
 
   /** Consumes and returns the fault for this request of `route`, if one is armed. */
-  take(route: string): Fault | undefined {
+  take(route: string, request?: FaultRequest): Fault | undefined {
     const list = this.#armed.get(route)
     if (!list) return undefined
     for (const armed of list) {
       if (armed.remaining <= 0) continue
+      if (armed.when && (!request || !armed.when(request))) continue
       if (armed.skip > 0) {
         armed.skip--
         continue
@@ -151,7 +172,7 @@ export class Router {
       params[key] = decodeURIComponent(match?.[i + 1] ?? '')
     })
     this.log.record(route.name)
-    const fault = this.faults.take(route.name)
+    const fault = this.faults.take(route.name, { req, url, params })
     if (fault?.type === 'drop') return dropMidBody(req, fault.afterBytes ?? 1)
     if (fault?.type === 'status') {
       drain(req)

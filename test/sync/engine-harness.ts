@@ -4,8 +4,14 @@ import type { BackendKind } from '../../main/backends/backend.ts'
 import { ConfSettingsStore } from '../../main/settings/conf-settings-store.ts'
 import { addAccount, addFolder } from '../../main/settings/edit-settings.ts'
 import type { AccountSettings } from '../../main/settings/settings-schema.ts'
+import { createBackend } from '../../main/backends/create-backend.ts'
+import { HttpClient } from '../../main/backends/http/client.ts'
 import { BackendWiring } from '../../main/sync/backend-wiring.ts'
-import { SyncEngine, type SyncEngineOptions } from '../../main/sync/sync-engine.ts'
+import {
+  SyncEngine,
+  type BackendFactory,
+  type SyncEngineOptions,
+} from '../../main/sync/sync-engine.ts'
 import {
   createDstorServer,
   DSTOR_DEFAULT_API_KEY,
@@ -175,4 +181,44 @@ export async function waitUntil(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 25))
   }
+}
+
+/** Relative paths of a folder's rows in `state`, sorted. */
+export function rowsIn(engine: SyncEngine, folderId: string, state: string): string[] {
+  return [...engine.index.all(folderId).values()]
+    .filter((row) => row.state === state)
+    .map((row) => row.relPath)
+    .sort()
+}
+
+/**
+ * Kala: the sha256 of every upload the server completed, per file name (one entry per closed
+ * session), to prove each file went up once per distinct content.
+ */
+export async function kalaUploads(server: KalaServer): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>()
+  for (const file of server.files()) {
+    const name = file.originalFilename ?? ''
+    out.set(name, [...(out.get(name) ?? []), sha256Hex(await readFile(file.storedPath))])
+  }
+  return out
+}
+
+/** Kala: the file name a session was opened for (fault predicates match requests by it). */
+export function kalaSessionName(server: KalaServer, uuid: string | undefined): string | undefined {
+  return uuid === undefined ? undefined : server.session(uuid)?.originalFilename
+}
+
+/**
+ * Real backends on the wiring's bandwidth limiter, but with one quick HTTP retry instead of the
+ * default four slow ones, so a test sees a file's failure (and the engine's own backoff) in
+ * seconds.
+ */
+export function quickRetryBackends(wiring: BackendWiring): BackendFactory {
+  return (account, secret, folder) =>
+    createBackend(account, secret, {
+      http: new HttpClient({ retry: { retries: 1, baseDelayMs: 50, maxDelayMs: 100 } }),
+      bandwidth: wiring.bandwidth,
+      remotePath: folder.remotePath,
+    })
 }
