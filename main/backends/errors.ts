@@ -70,6 +70,18 @@ export class LocalFileError extends FerryError {
   }
 }
 
+/**
+ * The file changed (or shrank) while it was being read or sent: what the server got, if
+ * anything, is not what the file is now. Not the file's fault: the caller queues it again
+ * (PROTOCOLS.md §4) rather than counting a failure.
+ */
+export class FileChangedError extends LocalFileError {
+  constructor(message: string, details?: FerryErrorDetails) {
+    super(message, details)
+    this.name = 'FileChangedError'
+  }
+}
+
 export class ConfigError extends FerryError {
   constructor(message: string, details?: FerryErrorDetails) {
     super('config', message, details)

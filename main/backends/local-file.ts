@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { lstat, open } from 'node:fs/promises'
 import type { LocalFile } from './backend.ts'
-import { CancelledError, LocalFileError } from './errors.ts'
+import { CancelledError, FileChangedError, LocalFileError } from './errors.ts'
 
 /** Something that sees every byte of a file during the one hashing read (CID, chunker…). */
 export type PieceConsumer = (piece: Uint8Array) => void | Promise<void>
@@ -20,8 +20,10 @@ export function readSizeFor(size: number): number {
 
 /**
  * The one streaming read of a file that yields its sha256 and feeds the backend's own hashers
- * (PROTOCOLS.md §4). Fails with LocalFileError if the file is unreadable or its size is not the
- * size it was listed with (it changed since).
+ * (PROTOCOLS.md §4). Reads exactly the size the file was listed with: a file that grew since is
+ * cut there, like the bytes sent for it (multipart's readSource), so a file that never stops
+ * growing still goes out as a consistent snapshot, and the after-upload check sees that it
+ * moved. Fails with LocalFileError if the file is unreadable, FileChangedError if it shrank.
  */
 export async function hashFile(
   file: LocalFile,
@@ -29,8 +31,17 @@ export async function hashFile(
   signal?: AbortSignal,
 ): Promise<string> {
   const sha256 = createHash('sha256')
+  if (file.size === 0) {
+    // Nothing to read (a stream cannot be given an empty range), but it must be readable.
+    await assertReadable(file)
+    return sha256.digest('hex')
+  }
   let size = 0
-  const stream = createReadStream(file.absPath, { highWaterMark: readSizeFor(file.size), signal })
+  const stream = createReadStream(file.absPath, {
+    end: file.size - 1,
+    highWaterMark: readSizeFor(file.size),
+    signal,
+  })
   try {
     for await (const piece of stream as AsyncIterable<Buffer>) {
       size += piece.length
@@ -84,8 +95,8 @@ export function fsErrorReason(error: unknown): string {
   return (error as Error).message ?? String(error)
 }
 
-function changed(file: LocalFile): LocalFileError {
-  return new LocalFileError(
+function changed(file: LocalFile): FileChangedError {
+  return new FileChangedError(
     `${file.relPath} changed while it was being uploaded; it will be sent again`,
   )
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { LocalFileError } from '../errors.ts'
+import { FileChangedError, LocalFileError } from '../errors.ts'
 import { readSizeFor } from '../local-file.ts'
 import type { BodySource } from './client.ts'
 
@@ -100,7 +100,7 @@ export async function* readSource(source: PartSource): AsyncIterable<Uint8Array>
     stream.destroy()
   }
   if (read !== source.length) {
-    throw new LocalFileError(`${source.path} changed while it was being sent (it shrank)`)
+    throw new FileChangedError(`${source.path} changed while it was being sent (it shrank)`)
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { lstat, open, readlink, type FileHandle } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
-import { CancelledError, LocalFileError } from '../errors.ts'
+import { CancelledError, FileChangedError, LocalFileError } from '../errors.ts'
 import { Chunker, type Chunk } from './chunker.ts'
 import {
   ChunkTree,
@@ -136,7 +136,7 @@ export async function buildFileBlobs(
     }
     await take(chunker.finish())
     if (BigInt(chunker.bytesRead) !== stat.size) {
-      throw new LocalFileError('The file changed while it was being read')
+      throw new FileChangedError('The file changed while it was being read')
     }
     const fields = {
       ...nameField(lastSegment(name)),

@@ -3,8 +3,8 @@ import { basename, join } from 'node:path'
 import type { Backend, FolderTree, LocalFile, UploadOptions, UploadOutcome } from '../backend.ts'
 import { mapLimit } from '../concurrency.ts'
 import {
+  FileChangedError,
   IntegrityError,
-  LocalFileError,
   PermanentError,
   toFerryError,
   type FerryError,
@@ -407,7 +407,7 @@ export class PerkeepBackend implements Backend {
 
 function checkSize(file: LocalFile, blobs: FileBlobs): void {
   if (blobs.size !== file.size) {
-    throw new LocalFileError(`${file.relPath} changed since it was listed`)
+    throw new FileChangedError(`${file.relPath} changed since it was listed`)
   }
 }
 
