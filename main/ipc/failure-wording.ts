@@ -66,7 +66,9 @@ function answeredText(service: string, code: number, said: string | undefined): 
     return `${quote}${service} asked Ferry to slow down. Ferry tries again later.`
   }
   if (code >= 500) {
-    return `${quote}The server cannot take files right now (it may be busy or being maintained). Ferry tries again later.`
+    return said
+      ? `${quote}The server cannot take files right now. Ferry tries again later.`
+      : `${service} cannot take files right now (it may be busy or under maintenance). Ferry tries again later.`
   }
   if (code === 413) return `${quote}${service} refused the file because it is too large.`
   if (code === 404) return `${quote}${service} could not find the place this file should go.`

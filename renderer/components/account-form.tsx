@@ -20,8 +20,8 @@ export const DSTOR_NETWORKS = {
 type Network = keyof typeof DSTOR_NETWORKS | 'custom'
 
 const STORAGES: readonly { kind: BackendKind; name: string; blurb: string }[] = [
-  { kind: 'dstor', name: 'dStor', blurb: 'Online storage: your files kept on dStor’s servers' },
-  { kind: 'kala', name: 'Kala', blurb: 'A Kala file server, yours or your organization’s' },
+  { kind: 'dstor', name: 'dStor', blurb: 'Online storage run by dStor' },
+  { kind: 'kala', name: 'Kala', blurb: 'A Kala file server' },
   { kind: 'perkeep', name: 'Perkeep', blurb: 'Your own Perkeep server' },
 ]
 

@@ -220,9 +220,11 @@ function QueueRow({ index, total, item, folder, transfer }: QueueRowProps) {
 
 function describe(item: QueueItem, transfer: TransferStatus | undefined, name: string) {
   if (item.state === 'failed') {
+    // One line here; the whole reason is in "Could not upload" above (and on hover).
+    const text = `Will try again${item.lastError ? ` — ${item.lastError}` : ''}`
     return (
-      <span class="small tone-bad">
-        Will try again{item.lastError ? ` — ${item.lastError}` : ''}
+      <span class="small tone-bad" title={text}>
+        {text}
       </span>
     )
   }
@@ -230,7 +232,21 @@ function describe(item: QueueItem, transfer: TransferStatus | undefined, name: s
     const size = Math.max(transfer.size, 1)
     const sent = Math.min(transfer.sent, size)
     const speed = transfer.bytesPerSecond
-    const left = speed > 0 ? ` · ${formatDuration((size - sent) / speed)} left` : ''
+    // Every byte sent, the server still has to confirm: say so rather than "100% · 0 s left".
+    if (sent >= size) {
+      return (
+        <>
+          <progress value={sent} max={size} aria-label={`${name}: upload progress`} />
+          <span class="small">{formatBytes(transfer.size)} sent · waiting for the server</span>
+        </>
+      )
+    }
+    const seconds = speed > 0 ? (size - sent) / speed : undefined
+    // Short, so the line fits its column.
+    const left =
+      seconds === undefined
+        ? ''
+        : ` · ${seconds < 60 ? 'under 1 min' : formatDuration(seconds)} left`
     return (
       <>
         <progress value={sent} max={size} aria-label={`${name}: upload progress`} />

@@ -59,7 +59,7 @@ describe('renderer end to end: a failed file and Retry, needs sign-in and Sign i
     const item = page.locator('.failed-list li', { hasText: 'sunset.jpg' })
     // The server's words and what they mean; the status code only under "Technical details".
     expect(await item.locator('.reason').textContent()).toBe(
-      'Kala says: “Storage is being maintained”. The server cannot take files right now (it may be busy or being maintained). Ferry tries again later.',
+      'Kala says: “Storage is being maintained”. The server cannot take files right now. Ferry tries again later.',
     )
     expect(await item.textContent()).toMatch(/next try in (1 h|\d\d min)/)
     await page.getByText('Could not upload sunset.jpg').waitFor()

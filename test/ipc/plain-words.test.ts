@@ -14,13 +14,17 @@ describe('failure reasons in plain words (codes only in the details)', () => {
     const raw =
       'Kala answered 503: Storage is being maintained (POST http://127.0.0.1:4000/api/manage/filestore/sessions)'
     expect(plainFailure(raw)).toEqual({
-      text: 'Kala says: “Storage is being maintained”. The server cannot take files right now (it may be busy or being maintained). Ferry tries again later.',
+      text: 'Kala says: “Storage is being maintained”. The server cannot take files right now. Ferry tries again later.',
       detail: raw,
     })
   })
 
   it('every shape the HTTP client writes loses its code and request', () => {
     const cases: [string, string][] = [
+      [
+        'Perkeep answered 502 (POST https://pk.example/bs/upload)',
+        'Perkeep cannot take files right now (it may be busy or under maintenance). Ferry tries again later.',
+      ],
       [
         'dStor answered 429 (POST https://api.dstor.cloud/v1/upload/)',
         'dStor asked Ferry to slow down. Ferry tries again later.',
