@@ -1,5 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { CancelledError } from '../backends/errors.ts'
 import { fsErrorReason } from '../backends/local-file.ts'
 import type { ExcludeMatcher } from './excludes.ts'
 import type { SeenFile } from './sync-index.ts'
@@ -28,12 +29,18 @@ const STAT_PARALLEL = 16
 /**
  * Lists the folder as the index needs it: every regular file with size, mtime and inode, minus
  * excluded paths (an excluded folder is not even entered). Never follows a symlink; an unreadable
- * subfolder is reported, and the scan goes on.
+ * subfolder is reported, and the scan goes on. Rejects with CancelledError soon after `signal`
+ * aborts (a big tree takes a while, and stopping must not wait for it).
  */
-export async function scanFolder(root: string, excludes: ExcludeMatcher): Promise<FolderScan> {
+export async function scanFolder(
+  root: string,
+  excludes: ExcludeMatcher,
+  signal?: AbortSignal,
+): Promise<FolderScan> {
   const scan: FolderScan = { files: [], special: [], unreadable: [], folders: [] }
   const queue: string[] = ['']
   while (queue.length > 0) {
+    if (signal?.aborted) throw new CancelledError()
     const rel = queue.pop() as string
     let entries
     try {
@@ -58,6 +65,7 @@ export async function scanFolder(root: string, excludes: ExcludeMatcher): Promis
       else scan.special.push({ relPath, kind: 'other' })
     }
     for (let i = 0; i < toStat.length; i += STAT_PARALLEL) {
+      if (signal?.aborted) throw new CancelledError()
       await Promise.all(
         toStat.slice(i, i + STAT_PARALLEL).map(async (relPath) => {
           try {

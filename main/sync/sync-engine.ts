@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs'
+import { existsSync, lstatSync } from 'node:fs'
 import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Backend, LocalFile, UploadOutcome } from '../backends/backend.ts'
-import { FerryError, toFerryError } from '../backends/errors.ts'
+import { FerryError, FileChangedError, toFerryError } from '../backends/errors.ts'
 import { hashFile } from '../backends/local-file.ts'
 import type { AccountSettings, FolderSettings, Settings } from '../settings/settings-schema.ts'
 import type { SettingsStore } from '../settings/settings-store.ts'
@@ -11,7 +11,7 @@ import { BATCH_LIMITS, BIG_FILE_BYTES, planBatch, retryDelayMs } from './batch-p
 import { ExcludeMatcher } from './excludes.ts'
 import { FolderWatcher, type WatchChange } from './folder-watcher.ts'
 import { FOLDER_MISSING, isUnder, scanFolder } from './folder-scan.ts'
-import { SyncIndex, type IndexedFile, type SeenFile } from './sync-index.ts'
+import { needsContentCheck, SyncIndex, type IndexedFile, type SeenFile } from './sync-index.ts'
 import { StatusModel, type SyncState } from './sync-status.ts'
 
 /** Makes the backend for one synced folder (dStor's remote path is per folder). */
@@ -80,6 +80,11 @@ interface FolderRuntime {
   recentlyAdded: Map<number, { relPath: string; at: number }>
   /** Storing the tree failed in a run-once: reported, not retried until the next run. */
   treeFailed: boolean
+  /** The running tree store, for stop() to wait for. */
+  treeStore: Promise<void> | undefined
+  /** Touched files reported by the watcher, hashed one after another (see #checkContent). */
+  contentChecks: Promise<void>
+  checking: number
 }
 
 interface Batch {
@@ -116,6 +121,13 @@ export class SyncEngine {
   #idleWaiters: (() => void)[] = []
   #once = false
   #closed = false
+  /** Aborted by stop(): scans, content hashes, tree stores and account probes end at once. */
+  readonly #halt = new AbortController()
+  /** Files whose network failure waits for the account's probe to say whose fault it is. */
+  readonly #networkChecks = new Set<Promise<void>>()
+  readonly #probes = new Map<string, Promise<AccountState>>()
+  /** Run-once: how often each file changed during its upload in this run. */
+  readonly #changedInRun = new Map<string, number>()
 
   constructor(options: SyncEngineOptions) {
     this.#options = options
@@ -218,6 +230,7 @@ export class SyncEngine {
   async stop(): Promise<void> {
     if (this.#stopping) return
     this.#stopping = true
+    this.#halt.abort()
     this.#unsubscribe?.()
     clearTimeout(this.#retryTimer)
     clearInterval(this.#scanTimer)
@@ -235,7 +248,14 @@ export class SyncEngine {
     clearTimeout(timer)
     for (const batch of this.#batches) batch.controller.abort()
     await inFlight
-    await Promise.all([...this.#folders.values()].map((f) => f.scanning?.catch(() => {})))
+    await Promise.all(
+      [...this.#folders.values()].flatMap((f) => [
+        f.scanning?.catch(() => {}),
+        f.contentChecks,
+        f.treeStore,
+      ]),
+    )
+    await Promise.all(this.#networkChecks)
     await Promise.all(
       [...this.#folders.values()].map((f) => f.backend?.close().catch(() => undefined)),
     )
@@ -301,6 +321,9 @@ export class SyncEngine {
       treeTimer: undefined,
       storingTree: false,
       treeFailed: false,
+      treeStore: undefined,
+      contentChecks: Promise.resolve(),
+      checking: 0,
       recentlyRemoved: new Map(),
       recentlyAdded: new Map(),
     }
@@ -417,7 +440,9 @@ export class SyncEngine {
           folder.watcher?.setExcludes(folder.excludes)
         }
         await this.#scan(folder).catch((error: unknown) => {
-          this.#log(`[scan] ${folder.settings.path}: ${String(error)}`)
+          // Cut short by stop(): nothing to report.
+          if (!this.#halt.signal.aborted)
+            this.#log(`[scan] ${folder.settings.path}: ${String(error)}`)
         })
       } while (folder.rescanRequested && !this.#stopping)
     })().finally(() => {
@@ -430,7 +455,7 @@ export class SyncEngine {
   async #scan(folder: FolderRuntime): Promise<void> {
     const id = folder.settings.id
     const started = performance.now()
-    const scan = await scanFolder(folder.settings.path, folder.excludes)
+    const scan = await scanFolder(folder.settings.path, folder.excludes, this.#halt.signal)
     if (this.#stopping || this.#folders.get(id) !== folder) return
     const rootProblem = scan.unreadable.find((u) => u.relPath === '')
     if (rootProblem) {
@@ -468,14 +493,8 @@ export class SyncEngine {
       for (const file of scan.files) {
         seen.add(file.relPath)
         const row = rows.get(file.relPath)
-        if (
-          row?.state === 'synced' &&
-          row.synced &&
-          row.synced.size === file.size &&
-          row.synced.mtimeMs !== file.mtimeMs
-        ) {
-          maybeSame.push(file)
-        } else this.#index.seen(id, file, now)
+        if (row && needsContentCheck(row, file)) maybeSame.push(file)
+        else this.#index.seen(id, file, now)
       }
       for (const special of scan.special) {
         seen.add(special.relPath)
@@ -494,21 +513,49 @@ export class SyncEngine {
         }
       }
     })
-    // Same size, new mtime: hash to tell a touch from an edit, and upload only an edit.
-    for (const file of maybeSame) {
-      if (this.#stopping) return
-      const row = this.#index.get(id, file.relPath)
-      if (!row?.synced) continue
-      const sha256 = await hashFile(localFile(folder, file)).catch(() => undefined)
-      if (sha256 === row.synced.sha256) this.#index.confirmSameContent(id, file)
-      else this.#index.seen(id, file, this.#now())
-    }
+    await this.#hashAndRecord(folder, maybeSame)
+    if (this.#stopping) return
     // Every file is in the index now (`npm run bench:sync` times the scan by this line).
     this.#log(
       `[scan] ${folder.settings.path}: ${scan.files.length} files in ${elapsedMs(started)} ms`,
     )
     if (storesTrees(folder)) this.#scheduleTree(folder)
     this.#pump()
+  }
+
+  /**
+   * Same size as confirmed, but a new mtime or inode: hashes each file to tell a touch or a copy
+   * (recorded as synced, nothing uploaded) from an edit (queued). The row may move on while a
+   * hash runs (the watcher records a newer version, an upload starts): then what was concluded
+   * from the older look is dropped, and the newer record stands.
+   */
+  async #hashAndRecord(folder: FolderRuntime, files: readonly SeenFile[]): Promise<void> {
+    const id = folder.settings.id
+    for (const file of files) {
+      if (this.#stopping || this.#folders.get(id) !== folder) return
+      const checked = this.#index.get(id, file.relPath)
+      if (!checked?.synced || !needsContentCheck(checked, file)) continue
+      const sha256 = await hashFile(localFile(folder, file), [], this.#halt.signal).catch(
+        () => undefined,
+      )
+      if (this.#stopping) return
+      if (sha256 === checked.synced.sha256) this.#index.confirmSameContent(id, file, checked)
+      else if (this.#index.unchangedSince(id, checked)) this.#index.seen(id, file, this.#now())
+    }
+  }
+
+  /** Content checks of files the watcher reported: per folder, one batch after another. */
+  #checkContent(folder: FolderRuntime, files: readonly SeenFile[]): void {
+    if (files.length === 0) return
+    folder.checking++
+    folder.contentChecks = folder.contentChecks
+      .then(() => this.#hashAndRecord(folder, files))
+      .catch((error: unknown) => this.#log(`[watcher] ${folder.settings.path}: ${String(error)}`))
+      .finally(() => {
+        folder.checking--
+        this.#pump()
+        this.#refreshStatus()
+      })
   }
 
   #onChanges(folder: FolderRuntime, changes: readonly WatchChange[]): void {
@@ -526,6 +573,7 @@ export class SyncEngine {
     for (const map of [recent, added]) {
       for (const [ino, entry] of map) if (now - entry.at > RENAME_WINDOW_MS) map.delete(ino)
     }
+    const toCheck: SeenFile[] = []
     this.#index.transaction(() => {
       for (const change of changes) {
         if (change.type !== 'removed') continue
@@ -553,14 +601,17 @@ export class SyncEngine {
       }
       for (const change of changes) {
         if (change.type === 'file') {
+          const row = this.#index.get(id, change.relPath)
           const from = recent.get(change.ino)
           if (from !== undefined && from.relPath !== change.relPath) {
             recent.delete(change.ino)
             this.#activity(folder, change.relPath, 'renamed', `Renamed from ${from.relPath}`)
-          } else if (!this.#index.get(id, change.relPath)) {
+          } else if (!row) {
             added.set(change.ino, { relPath: change.relPath, at: now })
           }
-          this.#index.seen(id, change, now)
+          const { relPath, size, mtimeMs, ino } = change
+          if (row && needsContentCheck(row, change)) toCheck.push({ relPath, size, mtimeMs, ino })
+          else this.#index.seen(id, change, now)
         } else if (change.type === 'special') {
           this.#recordSpecial(folder, change.relPath, change.kind, now)
         } else if (change.type === 'rescan') {
@@ -568,6 +619,7 @@ export class SyncEngine {
         }
       }
     })
+    this.#checkContent(folder, toCheck)
     if (storesTrees(folder)) this.#scheduleTree(folder)
     this.#pump()
     this.#refreshStatus()
@@ -627,12 +679,9 @@ export class SyncEngine {
   #planFor(folder: FolderRuntime, limit: number): Batch | undefined {
     if (!this.#canUpload(folder)) return undefined
     const limits = BATCH_LIMITS[folder.account.backend]
-    // In a run-once, files that failed in this run are not tried again until the next run.
-    const now = this.#once ? Number.MAX_SAFE_INTEGER : this.#now()
-    const due = this.#index.due(folder.settings.id, now, limits.files + 1, BIG_FILE_BYTES)
-    const pending = this.#once ? due.filter((f) => f.state === 'pending') : due
+    const due = this.#due(folder, limits.files + 1)
     const big = [...this.#batches].filter((b) => b.big).length
-    const planned = planBatch(pending, limits, limit === 1 || big < limit - 1)
+    const planned = planBatch(due, limits, limit === 1 || big < limit - 1)
     if (planned.length === 0) return undefined
     const files = this.#index.markUploading(folder.settings.id, planned)
     if (files.length === 0) return undefined
@@ -711,6 +760,14 @@ export class SyncEngine {
       this.#index.requeue(id, [sent.relPath])
       return
     }
+    if (error instanceof FileChangedError) {
+      this.#changedDuringUpload(folder, sent)
+      return
+    }
+    if (isNetworkLevel(error) && !this.#once) {
+      this.#networkFailure(folder, [sent], error)
+      return
+    }
     if (error.kind === 'local' && !existsSync(folder.settings.path)) {
       // Gone with its whole folder (an unplugged drive): neither failed nor deleted. It waits
       // while the scan asked for here finds the folder missing and looks for its return.
@@ -730,33 +787,111 @@ export class SyncEngine {
         }
       })
     }
-    const row = this.#index.get(id, sent.relPath)
-    const delay = retryDelayMs((row?.attempts ?? 0) + 1, error.retryAfterMs)
-    this.#index.failed(id, sent, error.message, delay, this.#now())
-    this.#activity(folder, sent.relPath, 'failed', error.message)
+    this.#backOff(folder, sent, error.message, error.retryAfterMs)
   }
 
-  /** Auth and network failures are the account's, not the file's: the account waits. */
+  /** A failure of the file's own: an attempt counted, and a growing wait before the next. */
+  #backOff(folder: FolderRuntime, sent: IndexedFile, reason: string, retryAfterMs?: number): void {
+    const id = folder.settings.id
+    const row = this.#index.get(id, sent.relPath)
+    const delay = retryDelayMs((row?.attempts ?? 0) + 1, retryAfterMs)
+    this.#index.failed(id, sent, reason, delay, this.#now())
+    this.#activity(folder, sent.relPath, 'failed', reason)
+  }
+
+  /**
+   * The file changed while it was being uploaded (PROTOCOLS.md §4): queued again, not failed.
+   * Watching, it waits for the watcher to say it settled (or hit its cap again), at the latest
+   * one cap from now, so a file that keeps growing goes out once per cap, not in a loop. In a
+   * run-once nothing will say so: it goes again at once, and after a few times it is reported.
+   */
+  #changedDuringUpload(folder: FolderRuntime, sent: IndexedFile): void {
+    const id = folder.settings.id
+    const key = `${id}\0${sent.relPath}`
+    const times = (this.#changedInRun.get(key) ?? 0) + 1
+    if (this.#once) {
+      this.#changedInRun.set(key, times)
+      if (times > CHANGED_REQUEUES_PER_RUN) {
+        this.#backOff(folder, sent, `${sent.relPath} kept changing while being uploaded`)
+        return
+      }
+    }
+    // Read now, in the same turn: the row must not sit in "uploading" while nothing uploads it.
+    let current: SeenFile | undefined
+    try {
+      const stats = lstatSync(join(folder.settings.path, sent.relPath))
+      if (stats.isFile()) {
+        current = {
+          relPath: sent.relPath,
+          size: stats.size,
+          mtimeMs: stats.mtimeMs,
+          ino: stats.ino,
+        }
+      }
+    } catch {
+      // Gone: the watcher (or the upload that finds it missing) reports it.
+    }
+    const dueAt = this.#once ? 0 : this.#now() + (this.#options.capMs ?? 60_000)
+    this.#index.changedDuringUpload(id, sent, current, dueAt)
+    this.#activity(folder, sent.relPath, 'info', 'Changed during upload: queued again')
+  }
+
+  /**
+   * A network-level failure (no HTTP answer) of some files. Whose fault it is, the account's
+   * probe tells: if the server does not answer it either, the account is offline and the files
+   * wait without an attempt counted; if it answers, the failure is these files' own, with their
+   * backoff (a file whose upload always breaks the connection must not flap the account).
+   */
+  #networkFailure(folder: FolderRuntime, files: readonly IndexedFile[], error: FerryError): void {
+    const id = folder.settings.id
+    const check = this.#probeAccount(folder.account)
+      .then((state) => {
+        if (this.#closed) return
+        if (state !== 'ok' || this.#halt.signal.aborted) {
+          this.#index.requeue(
+            id,
+            files.map((f) => f.relPath),
+          )
+          return
+        }
+        for (const file of files) this.#backOff(folder, file, error.message, error.retryAfterMs)
+      })
+      .finally(() => {
+        this.#networkChecks.delete(check)
+        this.#pump()
+        this.#refreshStatus()
+      })
+    this.#networkChecks.add(check)
+  }
+
+  /** Probes the account once for every caller that asks while a probe runs. */
+  #probeAccount(account: AccountSettings): Promise<AccountState> {
+    const health = this.#healthFor(account)
+    if (health.state !== 'ok') return Promise.resolve(health.state)
+    let probe = this.#probes.get(account.id)
+    if (!probe) {
+      probe = health.check().finally(() => this.#probes.delete(account.id))
+      this.#probes.set(account.id, probe)
+    }
+    return probe
+  }
+
+  /** Auth failures are the account's, not the file's: the account waits for the user. */
   #blocksAccount(folder: FolderRuntime, error: FerryError): boolean {
-    const health = this.#healthFor(folder.account)
-    if (error.kind === 'auth') {
-      health.needsSignIn(error.message)
-      return true
-    }
-    if (error.kind === 'retryable' && error.status === undefined && !this.#once) {
-      health.offline(error.message)
-      return true
-    }
-    return false
+    if (error.kind !== 'auth') return false
+    this.#healthFor(folder.account).needsSignIn(error.message)
+    return true
   }
 
   #batchFailed(batch: Batch, error: FerryError): void {
     const cut = batch.files.filter((f) => !batch.settled.has(f.relPath))
     if (error.kind === 'cancelled' || this.#blocksAccount(batch.folder, error)) return
-    for (const file of cut) {
-      batch.settled.add(file.relPath)
-      this.#fileFailed(batch.folder, file, error)
+    for (const file of cut) batch.settled.add(file.relPath)
+    if (isNetworkLevel(error) && !this.#once) {
+      this.#networkFailure(batch.folder, cut, error)
+      return
     }
+    for (const file of cut) this.#fileFailed(batch.folder, file, error)
   }
 
   #requeue(batch: Batch, files: readonly IndexedFile[]): void {
@@ -790,7 +925,7 @@ export class SyncEngine {
     }
     const backend = this.#options.makeBackend(folder.account, secret, folder.settings)
     try {
-      await backend.checkAuth()
+      await backend.checkAuth(this.#halt.signal)
       return { state: 'ok' }
     } catch (error) {
       const typed = toFerryError(error)
@@ -836,9 +971,19 @@ export class SyncEngine {
     folder.treeTimer.unref()
   }
 
-  async #storeTree(folder: FolderRuntime): Promise<void> {
+  #storeTree(folder: FolderRuntime): Promise<void> {
+    if (this.#stopping || folder.storingTree) return Promise.resolve()
+    const store: Promise<void> = this.#storeTreeNow(folder).finally(() => {
+      // Its last step may have started the next store: that one is kept for stop().
+      if (folder.treeStore === store) folder.treeStore = undefined
+    })
+    folder.treeStore = store
+    return store
+  }
+
+  async #storeTreeNow(folder: FolderRuntime): Promise<void> {
     const id = folder.settings.id
-    if (this.#stopping || folder.storingTree || !this.#index.treeDirty(id)) return
+    if (!this.#index.treeDirty(id)) return
     if (!storesTrees(folder) || !this.#canUpload(folder)) return
     if ([...this.#batches].some((b) => b.folder === folder) || folder.scanning) {
       this.#scheduleTree(folder)
@@ -861,15 +1006,15 @@ export class SyncEngine {
           folders.add(link.slice(0, at))
         }
       }
-      const root = await backend.storeTree({
-        root: folder.settings.path,
-        folders: [...folders],
-        files,
-        symlinks,
-      })
+      const root = await backend.storeTree(
+        { root: folder.settings.path, folders: [...folders], files, symlinks },
+        { signal: this.#halt.signal },
+      )
       this.#index.treeStored(id, root)
       this.#log(`[sync] ${folder.settings.path}: folder tree stored, root ${root}`)
     } catch (error) {
+      // Cut short by stop(): stored again (the tree is still dirty) on the next start.
+      if (this.#halt.signal.aborted) return
       this.#log(`[sync] ${folder.settings.path}: storing the folder tree failed: ${String(error)}`)
       if (this.#once) folder.treeFailed = true
       else this.#scheduleTree(folder)
@@ -940,17 +1085,27 @@ export class SyncEngine {
   #isIdle(): boolean {
     if (this.#stopping) return true
     if (!this.#started || this.#batches.size > 0) return false
+    if (this.#networkChecks.size > 0) return false
     for (const folder of this.#folders.values()) {
-      if (folder.scanning || folder.storingTree) return false
+      if (folder.scanning || folder.storingTree || folder.checking > 0) return false
       if (storesTrees(folder) && !folder.treeFailed && this.#index.treeDirty(folder.settings.id)) {
         if (this.#canUpload(folder)) return false
       }
       if (!this.#canUpload(folder)) continue
-      const now = this.#once ? Number.MAX_SAFE_INTEGER : this.#now()
-      const due = this.#index.due(folder.settings.id, now, 1, BIG_FILE_BYTES)
-      if (due.some((f) => !this.#once || f.state === 'pending')) return false
+      if (this.#due(folder, 1).length > 0) return false
     }
     return true
+  }
+
+  /**
+   * The folder's next files to upload. In a run-once, whatever is pending goes now, and files
+   * that failed in this run are not tried again until the next run (nor counted in `limit`).
+   */
+  #due(folder: FolderRuntime, limit: number): IndexedFile[] {
+    const id = folder.settings.id
+    if (this.#once)
+      return this.#index.due(id, Number.MAX_SAFE_INTEGER, limit, BIG_FILE_BYTES, false)
+    return this.#index.due(id, this.#now(), limit, BIG_FILE_BYTES)
   }
 
   #checkIdle(): void {
@@ -972,6 +1127,14 @@ export class SyncEngine {
 
 /** Perkeep keeps a symlink as a symlink blob in the folder tree (its target is not read). */
 const SYMLINK_KEPT = 'Symbolic link: kept as a link in the folder tree (not followed)'
+
+/** How often a run-once sends a file that changes during each upload before reporting it. */
+const CHANGED_REQUEUES_PER_RUN = 3
+
+/** Retryable without an HTTP answer: the connection broke, or the server never answered. */
+function isNetworkLevel(error: FerryError): boolean {
+  return error.kind === 'retryable' && error.status === undefined
+}
 
 /** A file that reappears with the same inode this soon after a removal was renamed. */
 const RENAME_WINDOW_MS = 10_000

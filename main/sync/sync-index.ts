@@ -83,9 +83,34 @@ export class SyncIndex {
   readonly #setState: Database.Statement
   readonly #statements = new Map<string, Database.Statement>()
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-    this.#db = new Database(path, { timeout: 10_000 })
+  /**
+   * Opens (and creates, with its tables) the index at `path`. With `readonly`, an existing index
+   * is only read (`ferry status` while no engine runs): nothing is created, migrated or set, and
+   * a missing file is an error.
+   */
+  constructor(path: string, options: { readonly readonly?: boolean } = {}) {
+    if (options.readonly) {
+      this.#db = new Database(path, { readonly: true, fileMustExist: true, timeout: 10_000 })
+    } else {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+      this.#db = new Database(path, { timeout: 10_000 })
+      this.#createTables()
+    }
+    this.#get = this.#db.prepare('SELECT * FROM files WHERE folder_id = ? AND rel_path = ?')
+    this.#insertSeen = this.#db.prepare(
+      `INSERT INTO files (folder_id, rel_path, size, mtime_ms, ino, state, changed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.#due = this.#db.prepare(
+      `SELECT * FROM files WHERE folder_id = ? AND state IN (?, ?)
+       AND next_attempt_at <= ? ORDER BY size < ? DESC, changed_at, rel_path LIMIT ?`,
+    )
+    this.#setState = this.#db.prepare(
+      `UPDATE files SET state = ?, last_error = ?, changed_at = ? WHERE folder_id = ? AND rel_path = ?`,
+    )
+  }
+
+  #createTables(): void {
     this.#db.pragma('journal_mode = WAL')
     // FULL: a synced row must survive a power cut, not just a crash of the process.
     this.#db.pragma('synchronous = FULL')
@@ -121,18 +146,6 @@ export class SyncIndex {
         tree_dirty INTEGER NOT NULL DEFAULT 0
       ) WITHOUT ROWID;
     `)
-    this.#get = this.#db.prepare('SELECT * FROM files WHERE folder_id = ? AND rel_path = ?')
-    this.#insertSeen = this.#db.prepare(
-      `INSERT INTO files (folder_id, rel_path, size, mtime_ms, ino, state, changed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    )
-    this.#due = this.#db.prepare(
-      `SELECT * FROM files WHERE folder_id = ? AND state IN ('pending', 'failed')
-       AND next_attempt_at <= ? ORDER BY size < ? DESC, changed_at, rel_path LIMIT ?`,
-    )
-    this.#setState = this.#db.prepare(
-      `UPDATE files SET state = ?, last_error = ?, changed_at = ? WHERE folder_id = ? AND rel_path = ?`,
-    )
   }
 
   /**
@@ -166,7 +179,10 @@ export class SyncIndex {
 
   /**
    * Records a regular file as seen locally; returns true when it now waits for upload. A file
-   * whose size and mtime match what the server confirmed stays synced; anything else is queued.
+   * whose size, mtime and inode match what the server confirmed stays synced; anything else is
+   * queued. (Callers hash a same-size file first when only its mtime or inode moved: see
+   * needsContentCheck.) A file requeued to wait until it settles is due again at once: this
+   * is the news it waited for.
    */
   seen(folderId: string, file: SeenFile, now: number): boolean {
     const row = this.get(folderId, file.relPath)
@@ -182,22 +198,28 @@ export class SyncIndex {
       )
       return true
     }
-    const sameAsSynced =
-      row.synced && row.synced.size === file.size && row.synced.mtimeMs === file.mtimeMs
     const sameAsSeen = row.size === file.size && row.mtimeMs === file.mtimeMs
+    const sameAsSynced =
+      row.synced &&
+      row.synced.size === file.size &&
+      row.synced.mtimeMs === file.mtimeMs &&
+      row.ino === file.ino
     let state: FileState
     if (row.state === 'uploading') state = 'uploading'
     else if (sameAsSynced) state = 'synced'
     // An unchanged failed file keeps its backoff; a changed one is worth trying at once.
-    else if (row.state === 'failed' && sameAsSeen) state = 'failed'
+    else if (row.state === 'failed' && sameAsSeen && row.ino === file.ino) state = 'failed'
     else state = 'pending'
-    const reset = state === 'pending' && !(row.state === 'pending' && sameAsSeen)
+    const reset =
+      state === 'pending' && !(row.state === 'pending' && sameAsSeen && row.ino === file.ino)
+    const waiting = state === 'pending' && row.state === 'pending' && row.nextAttemptAt > now
     // A rescan sees mostly unchanged files: an update that would change nothing is skipped.
     const unchanged =
       sameAsSeen &&
       row.ino === file.ino &&
       row.state === state &&
       !reset &&
+      !waiting &&
       (state !== 'synced' || row.lastError === null)
     if (unchanged) return state === 'pending'
     this.#sql(
@@ -213,7 +235,7 @@ export class SyncIndex {
       file.ino,
       state,
       reset ? 1 : 0,
-      reset ? 1 : 0,
+      reset || waiting ? 1 : 0,
       reset || state === 'synced' ? 1 : 0,
       sameAsSeen && row.state === state ? 0 : 1,
       now,
@@ -224,15 +246,41 @@ export class SyncIndex {
   }
 
   /**
-   * Content checked equal to the confirmed version (a touch, a copy that kept the bytes): the
-   * confirmation now covers the new size/mtime, and nothing is uploaded.
+   * True while the row is still exactly `checked` (state, local stat, confirmation): nothing was
+   * recorded for the file since `checked` was read, so a conclusion drawn from it still holds.
    */
-  confirmSameContent(folderId: string, file: SeenFile): void {
+  unchangedSince(folderId: string, checked: IndexedFile): boolean {
+    const row = this.get(folderId, checked.relPath)
+    return (
+      row !== undefined &&
+      row.state === checked.state &&
+      row.size === checked.size &&
+      row.mtimeMs === checked.mtimeMs &&
+      row.ino === checked.ino &&
+      row.synced?.sha256 === checked.synced?.sha256 &&
+      row.synced?.size === checked.synced?.size &&
+      row.synced?.mtimeMs === checked.synced?.mtimeMs
+    )
+  }
+
+  /**
+   * Content hashed equal to the confirmed version (a touch, a copy that kept the bytes): the
+   * confirmation now covers the new size/mtime/inode, and nothing is uploaded. Applied only if
+   * the row is still `checked`, the row the hash was compared with: while the hash ran, the
+   * watcher may have recorded a newer version, or an upload may have started, and those win.
+   * Returns whether it was applied.
+   */
+  confirmSameContent(folderId: string, file: SeenFile, checked: IndexedFile): boolean {
+    if (!checked.synced || !needsContentCheck(checked, file)) return false
+    if (!this.unchangedSince(folderId, checked)) return false
     this.#sql(
       `UPDATE files SET size = ?, mtime_ms = ?, ino = ?, synced_size = ?, synced_mtime_ms = ?,
          state = 'synced', attempts = 0, last_error = NULL, next_attempt_at = 0
          WHERE folder_id = ? AND rel_path = ?`,
     ).run(file.size, file.mtimeMs, file.ino, file.size, file.mtimeMs, folderId, file.relPath)
+    // A file back after a removal is in the folder tree again.
+    if (checked.state === 'removed') this.markTreeDirty(folderId)
+    return true
   }
 
   /** Marks a path (or, with `folder`, everything under it) as gone locally; returns the paths. */
@@ -291,9 +339,27 @@ export class SyncIndex {
     ).run(folderId)
   }
 
-  /** Files of a folder due for upload: small ones first (so one huge file blocks nothing). */
-  due(folderId: string, now: number, limit: number, smallBelow: number): IndexedFile[] {
-    return (this.#due.all(folderId, now, smallBelow, limit) as Row[]).map(fromRow)
+  /**
+   * Files of a folder due for upload: small ones first (so one huge file blocks nothing). Without
+   * `failed`, only pending files: a run-once does not try again what failed in the same run, and
+   * those rows must not fill the limit ahead of files it has not tried yet.
+   */
+  due(
+    folderId: string,
+    now: number,
+    limit: number,
+    smallBelow: number,
+    failed = true,
+  ): IndexedFile[] {
+    const rows = this.#due.all(
+      folderId,
+      'pending',
+      failed ? 'failed' : 'pending',
+      now,
+      smallBelow,
+      limit,
+    )
+    return (rows as Row[]).map(fromRow)
   }
 
   /** The earliest future retry of any folder, for the scheduler's timer. */
@@ -380,6 +446,28 @@ export class SyncIndex {
     this.transaction(() => {
       for (const relPath of relPaths) back.run(folderId, relPath)
     })
+  }
+
+  /**
+   * The file changed while it was being uploaded (PROTOCOLS.md §4): not a failure, no attempt
+   * counted. If a newer version was recorded meanwhile, it is due at once. Otherwise it waits
+   * until `dueAt` with what the file looks like now (`current`, undefined if it is gone): the
+   * watcher's report that it settled (or hit its cap) makes it due earlier (see seen()).
+   */
+  changedDuringUpload(
+    folderId: string,
+    sent: SeenFile,
+    current: SeenFile | undefined,
+    dueAt: number,
+  ): void {
+    const row = this.get(folderId, sent.relPath)
+    if (!row || row.state !== 'uploading') return
+    const newer = row.size !== sent.size || row.mtimeMs !== sent.mtimeMs || row.ino !== sent.ino
+    const look = newer || !current ? row : current
+    this.#sql(
+      `UPDATE files SET state = 'pending', size = ?, mtime_ms = ?, ino = ?, last_error = NULL,
+         next_attempt_at = ? WHERE folder_id = ? AND rel_path = ?`,
+    ).run(look.size, look.mtimeMs, look.ino, newer ? 0 : dueAt, folderId, sent.relPath)
   }
 
   /** After a crash: everything that was in flight is due again (the journal recovers sessions). */
@@ -537,6 +625,20 @@ export class SyncIndex {
   close(): void {
     this.#db.close()
   }
+}
+
+/**
+ * Whether `file` may hold the content the server confirmed for `row` although its mtime or inode
+ * moved (a touch, a copy with cp -p or rsync -t, an editor's atomic save): same size as
+ * confirmed, so only hashing can tell. Synced rows, and removed ones seen again.
+ */
+export function needsContentCheck(row: IndexedFile, file: SeenFile): boolean {
+  return (
+    (row.state === 'synced' || row.state === 'removed') &&
+    row.synced !== null &&
+    row.synced.size === file.size &&
+    (row.synced.mtimeMs !== file.mtimeMs || row.ino !== file.ino)
+  )
 }
 
 function fromRow(row: Row): IndexedFile {

@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process'
 import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { sampleTree, tempDir, writeTree } from '../helpers/tree.ts'
+import { sampleTree, sha256Hex, tempDir, writeTree } from '../helpers/tree.ts'
 import type { TreeNode } from '../servers/perkeep-schema-reader.ts'
 import {
+  kalaUploads,
   localTree,
   setupEngine,
   startDstor,
@@ -161,8 +162,9 @@ describe('sync engine: watching (Kala)', () => {
     }
     await expectStored(server, engine, folderA(), a, ['note.txt', 'log.txt'])
     const logRow = engine.index.get(folderA(), 'log.txt')
+    const finalLog = await readFile(join(a, 'log.txt'))
     expect(logRow?.state).toBe('synced')
-    expect(logRow?.synced?.size).toBe((await readFile(join(a, 'log.txt'))).length)
+    expect(logRow?.synced?.size).toBe(finalLog.length)
 
     await rename(join(a, 'note.txt'), join(a, 'renamed.txt'))
     await expectStored(server, engine, folderA(), a, ['renamed.txt', 'log.txt'])
@@ -179,8 +181,23 @@ describe('sync engine: watching (Kala)', () => {
 
     await rm(join(a, 'log.txt'))
     await waitUntil(() => engine.index.get(folderA(), 'log.txt')?.state === 'removed')
+    await engine.whenIdle()
     // Upload-only: the server keeps everything it was given.
     expect(server.server.files().length).toBeGreaterThanOrEqual(5)
+    // Every file went up once per distinct content it had: note.txt twice, the renamed and the
+    // moved file once each under their new names, log.txt once per version it settled at (or
+    // was caught at by the cap), the last one being its final content.
+    const uploads = await kalaUploads(server.server)
+    expect([...uploads.keys()].sort()).toEqual(['log.txt', 'moved.txt', 'note.txt', 'renamed.txt'])
+    for (const [name, contents] of uploads) {
+      expect(new Set(contents).size, `${name} sent twice with the same content`).toBe(
+        contents.length,
+      )
+    }
+    expect(uploads.get('note.txt')?.length).toBe(2)
+    expect(uploads.get('renamed.txt')?.length).toBe(1)
+    expect(uploads.get('moved.txt')?.length).toBe(1)
+    expect(uploads.get('log.txt')?.at(-1)).toBe(sha256Hex(finalLog))
   })
 
   it('a burst of 50 saves in 2 s is one upload', async () => {
