@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { SettingsStore } from '../settings/settings-store.ts'
 import { EngineLock } from '../sync/engine-lock.ts'
@@ -66,15 +66,22 @@ export function readStatus(
   return { ...fromIndex(stateDir, settings), running: false }
 }
 
+/**
+ * The status as the index records it. Only reads: the index is the engine's, and a status
+ * command must neither create one (nothing synced yet) nor change one (tables, journal mode).
+ */
 function fromIndex(stateDir: string, store: SettingsStore): SyncStatus {
   const settings = store.read()
   const model = new StatusModel()
-  const index = new SyncIndex(syncIndexPath(stateDir))
+  const path = syncIndexPath(stateDir)
+  const index = existsSync(path) ? new SyncIndex(path, { readonly: true }) : undefined
   try {
     model.setFolders(
       settings.folders.map((f) => ({ id: f.id, path: f.path, accountId: f.accountId })),
     )
     for (const folder of settings.folders) {
+      model.setFolderState(folder.id, settings.paused || folder.paused ? 'paused' : 'idle')
+      if (!index) continue
       const counts = index.counts(folder.id)
       model.setQueue(folder.id, {
         filesRemaining: counts.pendingFiles,
@@ -90,11 +97,10 @@ function fromIndex(stateDir: string, store: SettingsStore): SyncStatus {
           nextAttemptAt: f.nextAttemptAt,
         })),
       )
-      model.setFolderState(folder.id, settings.paused || folder.paused ? 'paused' : 'idle')
     }
     return model.snapshot()
   } finally {
-    index.close()
+    index?.close()
     model.dispose()
   }
 }
