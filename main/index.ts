@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   installAppMenu({ development })
   if (app.isPackaged) setLaunchAtLogin(settings.read().launchAtLogin)
 
-  let appState = service.appState()
+  let appState = redactDeep(service.appState(), redact)
   const hasTray = trayAvailable()
   const onTrayCommand = (command: TrayCommand): void => {
     switch (command.kind) {
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   const tray = hasTray
     ? FerryTray.create(
         { assetsDir: ASSETS, onCommand: onTrayCommand, log },
-        service.status(),
+        redactDeep(service.status(), redact),
         appState,
       )
     : undefined
@@ -212,8 +212,9 @@ async function main(): Promise<void> {
       log,
     })
   }
-  const send = <E extends EventName>(event: E, payload: Events[E]): void => {
-    if (window && !window.isDestroyed()) window.webContents.send(event, redactDeep(payload, redact))
+  // Payloads are redacted by the callers, once for the window, the tray and notifications.
+  const send = <E extends EventName>(event: E, redacted: Events[E]): void => {
+    if (window && !window.isDestroyed()) window.webContents.send(event, redacted)
   }
 
   const notifier = new Notifier({
@@ -229,16 +230,16 @@ async function main(): Promise<void> {
   // Status snapshots come at most ten a second (the status model throttles); the tray throttles
   // its rebuilds further.
   service.onDidChangeStatus((status: SyncStatus) => {
-    send('status:changed', status)
-    // The tray menu and notifications are shown by the system: redacted as well.
+    // Everything shown, in the window or by the system (tray menu, notifications), is redacted.
     const shown = redactDeep(status, redact)
+    send('status:changed', shown)
     tray?.update(shown, appState)
     notifier.update(shown)
   })
   service.onDidChangeApp((state) => {
-    appState = state
-    send('app:changed', state)
-    tray?.update(service.status(), state)
+    appState = redactDeep(state, redact)
+    send('app:changed', appState)
+    tray?.update(redactDeep(service.status(), redact), appState)
   })
 
   window = newWindow()
