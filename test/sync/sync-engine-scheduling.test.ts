@@ -59,7 +59,9 @@ describe('sync engine scheduling (Kala)', () => {
     expect(summary.failed).toBe(201)
     expect(summary.uploaded).toBe(49)
     expect(rowsIn(engine, folderA(), 'pending')).toEqual([])
-    expect(rowsIn(engine, folderA(), 'synced')).toEqual(names.slice(201))
+    // Which ones failed depends on the order the sessions reached the server; how many does not.
+    expect(rowsIn(engine, folderA(), 'synced')).toHaveLength(49)
+    expect(rowsIn(engine, folderA(), 'failed')).toHaveLength(201)
   }, 60_000)
 
   it('backoff: a failing file gets attempts and growing waits; Retry on one sends it at once', async () => {
