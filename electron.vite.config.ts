@@ -31,6 +31,8 @@ export default defineConfig({
           cli: resolve('main/cli/ferry.ts'),
           // Perkeep's hashing thread: loaded at run time by path, next to the entries above.
           'hash-worker': resolve('main/backends/perkeep/hash-worker.ts'),
+          // The scan's walking thread (main/sync/folder-scan.ts), likewise.
+          'scan-worker': resolve('main/sync/scan-worker.ts'),
         },
       },
     },

@@ -27,7 +27,8 @@ export const DEFAULT_EXCLUDES: readonly string[] = [
   '*.swx',
   '*~',
   '.#*',
-  '#*#',
+  // Emacs auto-save files; escaped, since a line starting with # is a comment.
+  '\\#*#',
   '~$*',
   '.~lock.*#',
   '*.tmp',
@@ -49,19 +50,39 @@ export const FERRYIGNORE = '.ferryignore'
  */
 export class ExcludeMatcher {
   readonly #ignore: Ignore
+  /**
+   * Files' answers by name, when every rule matches by name alone (no `/` but a trailing one):
+   * then a file in a folder that is not excluded is excluded or not by its name only, and most
+   * names repeat across a tree. Checking 100 000 paths one by one was a third of a scan.
+   */
+  readonly #fileByName: Map<string, boolean> | undefined
+  /** What it was made from (to make the same matcher on another thread). */
+  readonly patterns: readonly string[]
+  readonly ferryignore: string
 
   constructor(patterns: readonly string[] = [], ferryignore = '') {
-    this.#ignore = ignore({ allowRelativePaths: false }).add([
-      ...DEFAULT_EXCLUDES,
-      ...patterns,
-      ...ferryignore.split(/\r?\n/),
-    ])
+    this.patterns = patterns
+    this.ferryignore = ferryignore
+    const rules = [...DEFAULT_EXCLUDES, ...patterns, ...ferryignore.split(/\r?\n/)]
+    this.#ignore = ignore({ allowRelativePaths: false }).add(rules)
+    this.#fileByName = rules.every(matchesByName) ? new Map() : undefined
   }
 
   /** `relPath` uses forward slashes; folders are matched with a trailing slash, as git does. */
   excludes(relPath: string, isFolder = false): boolean {
     if (relPath === '') return false
-    return this.#ignore.ignores(isFolder ? `${relPath}/` : relPath)
+    if (isFolder || !this.#fileByName) {
+      return this.#ignore.ignores(isFolder ? `${relPath}/` : relPath)
+    }
+    const slash = relPath.lastIndexOf('/')
+    if (slash >= 0 && this.excludes(relPath.slice(0, slash), true)) return true
+    const name = relPath.slice(slash + 1)
+    let excluded = this.#fileByName.get(name)
+    if (excluded === undefined) {
+      excluded = this.#ignore.ignores(name)
+      this.#fileByName.set(name, excluded)
+    }
+    return excluded
   }
 
   /** Loads a folder's matcher: its settings' patterns plus its `.ferryignore`, if any. */
@@ -72,4 +93,10 @@ export class ExcludeMatcher {
     })
     return new ExcludeMatcher(patterns, text)
   }
+}
+
+/** A rule that looks at a path's last name only: no `/` in it but a trailing one. */
+function matchesByName(rule: string): boolean {
+  const body = rule.trim().replace(/^!/, '').replace(/\/$/, '')
+  return !body.includes('/')
 }

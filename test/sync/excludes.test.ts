@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import ignore from 'ignore'
 import { describe, expect, it } from 'vitest'
-import { ExcludeMatcher } from '../../main/sync/excludes.ts'
+import { DEFAULT_EXCLUDES, ExcludeMatcher } from '../../main/sync/excludes.ts'
 import { tempDir } from '../helpers/tree.ts'
 
 describe('ExcludeMatcher', () => {
@@ -19,6 +20,7 @@ describe('ExcludeMatcher', () => {
       'movie.mkv.part',
       'Downloads/setup.exe.crdownload',
       'cache.tmp',
+      'notes/#draft.org#',
     ]) {
       expect(m.excludes(path), path).toBe(true)
     }
@@ -56,5 +58,37 @@ describe('ExcludeMatcher', () => {
     } finally {
       await dir.dispose()
     }
+  })
+
+  it('answers exactly as the ignore package does for every path, by-name shortcut or not', () => {
+    const names = ['a.log', 'keep.log', 'b.txt', 'build', 'x.tmp', '#auto#', 'Thumbs.db', 'c~']
+    const folders = ['', 'build', 'src', 'src/build', 'logs', 'src/logs/deep', 'node_modules/x']
+    const ruleSets: string[][] = [
+      [],
+      ['*.log', '!keep.log'],
+      ['build/', 'logs/'],
+      ['*.log', 'build', '!*.tmp'],
+      ['/b.txt', 'src/**/deep/'],
+      ['node_modules/', '!c~', 'b.*'],
+    ]
+    let compared = 0
+    for (const rules of ruleSets) {
+      const matcher = new ExcludeMatcher(rules)
+      const reference = ignore({ allowRelativePaths: false }).add([...DEFAULT_EXCLUDES, ...rules])
+      for (const folder of folders) {
+        for (const name of names) {
+          const path = folder ? `${folder}/${name}` : name
+          // Twice: the second answer may come from the by-name memory.
+          for (let round = 0; round < 2; round++) {
+            expect(matcher.excludes(path), `${path} with ${rules.join(' ')}`).toBe(
+              reference.ignores(path),
+            )
+            compared++
+          }
+        }
+        if (folder) expect(matcher.excludes(folder, true)).toBe(reference.ignores(`${folder}/`))
+      }
+    }
+    expect(compared).toBe(ruleSets.length * folders.length * names.length * 2)
   })
 })
