@@ -23,6 +23,7 @@ import { redactDeep } from './ipc/redact-deep.ts'
 import { startupProblem } from './ipc/startup-problem.ts'
 import { KeychainSecretStore } from './platform/keychain.ts'
 import { RotatingLogFile, SecretRedactor } from './platform/log-file.ts'
+import { tuneEngineMemory } from './platform/memory-tuning.ts'
 import { stateDir } from './platform/paths.ts'
 import { claimSingleInstance, guardQuit } from './electron/app-lifecycle.ts'
 import { assetsDir } from './electron/asset-location.ts'
@@ -47,6 +48,8 @@ const redactor = new SecretRedactor()
 const redact = (text: string): string => redactor.redact(text)
 
 async function main(): Promise<void> {
+  // The engine runs in this process, as in `ferry sync`: same heap tuning.
+  tuneEngineMemory()
   const development = !app.isPackaged
   const ASSETS = assetsDir({
     isPackaged: app.isPackaged,
