@@ -15,6 +15,7 @@ import {
   kalaUploads,
   setupEngine,
   startKala,
+  startPerkeep,
   waitUntil,
   type EngineSetup,
 } from './engine-harness.ts'
@@ -223,5 +224,116 @@ describe('sync engine: telling changes apart (Kala)', () => {
     // What found it was a periodic scan that ran after the write (the watcher saw nothing).
     expect(scansDone.some((at) => at >= written && at <= found)).toBe(true)
     expect(uploadsOf('linked.txt')).toBe(2)
+  })
+})
+
+describe('sync engine: a file that keeps growing (Perkeep)', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>
+  let server: Awaited<ReturnType<typeof startPerkeep>>
+  let setup: EngineSetup
+  let a: string
+
+  beforeEach(async () => {
+    work = await tempDir()
+    server = await startPerkeep()
+    a = join(work.path, 'a')
+    await mkdir(a)
+    setup = setupEngine(join(work.path, 'state'), server, [a])
+  })
+
+  afterEach(async () => {
+    await setup.close()
+    await server.close()
+    await work.dispose()
+  })
+
+  const id = (): string => setup.folderIds[0] as string
+
+  /** Every version of `fileName` the server holds as a file (one per file schema blob). */
+  async function versions(fileName: string): Promise<Buffer[]> {
+    const out: Buffer[] = []
+    for (const { ref } of server.server.blobs()) {
+      const schema = await server.server.readSchema(ref).catch(() => undefined)
+      if (schema?.camliType === 'file' && schema['fileName'] === fileName) {
+        out.push(await server.server.fileBytes(ref))
+      }
+    }
+    return out
+  }
+
+  it('goes out as a snapshot at the cap and whole once it settles', async () => {
+    // The first upload waits for discovery, so the file it reads has grown since it was listed
+    // at the cap: what goes out must be the listed prefix, not nothing.
+    server.server.router.faults.inject(
+      'perkeep.discovery',
+      { type: 'delay', ms: 600 },
+      { times: 1000 },
+    )
+    // Each upload takes longer than the gap between two appends: every one made while the file
+    // grows sees it change under it.
+    server.server.router.faults.inject(
+      'perkeep.upload',
+      { type: 'delay', ms: 400 },
+      { times: 1000 },
+    )
+    const engine = setup.engine({ settleMs: 500, capMs: 1000 })
+    await engine.start()
+    const log = join(a, 'grow.log')
+    const listed: number[] = []
+    let watching = true
+    const watcher = (async () => {
+      while (watching) {
+        const row = engine.index.get(id(), 'grow.log')
+        if (row?.state === 'uploading' && listed.at(-1) !== row.size) listed.push(row.size)
+        await sleep(10)
+      }
+    })()
+    const wrong: string[] = []
+    try {
+      for (let i = 0; i < 16; i++) {
+        await appendFile(log, `line ${i}\n`)
+        await sleep(200)
+        const row = engine.index.get(id(), 'grow.log')
+        // Synced is only ever right for the content the file has now.
+        if (row?.state === 'synced' && row.synced?.size !== (await lstat(log)).size) {
+          wrong.push(`synced with ${row.synced?.size} bytes`)
+        }
+        if (row?.state === 'failed') wrong.push(`failed: ${row.lastError}`)
+      }
+      const whileGrowing = await versions('grow.log')
+      const final = await readFile(log)
+      await waitUntil(
+        () => engine.index.get(id(), 'grow.log')?.state === 'synced',
+        20_000,
+        'grow.log synced once it settled',
+      )
+      expect(wrong).toEqual([])
+      // The first upload, at the cap, reached the server as the prefix it was listed with.
+      const first = listed[0] as number
+      expect(first).toBeGreaterThan(0)
+      expect(first).toBeLessThan(final.length)
+      expect(whileGrowing.map((v) => v.length)).toContain(first)
+      // Every version on the server is a consistent prefix; the last one the whole file.
+      const stored = await versions('grow.log')
+      for (const version of stored) expect(final.subarray(0, version.length)).toEqual(version)
+      expect(stored.map((v) => v.length)).toContain(final.length)
+      const row = engine.index.get(id(), 'grow.log')
+      expect(row?.synced?.sha256).toBe(sha256Hex(final))
+      expect(row?.attempts).toBe(0)
+      const notes = engine.status.snapshot().activity.filter((e) => e.relPath === 'grow.log')
+      expect(notes.some((e) => e.kind === 'info' && /changed during upload/i.test(e.message))).toBe(
+        true,
+      )
+      expect(engine.status.snapshot().failed).toEqual([])
+      // The folder tree names the whole file.
+      await waitUntil(
+        async () => (await server.stored(engine, id())).get('grow.log') === sha256Hex(final),
+        20_000,
+        'the folder tree holds the settled file',
+      )
+    } finally {
+      watching = false
+      await watcher
+    }
   })
 })

@@ -35,6 +35,13 @@ export interface BuildFileOptions {
    * has them): a big file's chunk list is then not held until the end.
    */
   readonly schemaOnly?: boolean
+  /**
+   * Read exactly this many bytes (the size the file was listed with): a file that grew since is
+   * cut there, so its blobs describe one consistent prefix (the caller's after-upload check sees
+   * that it moved); one that is shorter is a FileChangedError. Without it the whole file is read,
+   * and a file that grows while it is read is refused.
+   */
+  readonly length?: number
 }
 
 /** A file read once: its Perkeep blobs plus what the caller records about it. */
@@ -83,8 +90,14 @@ export async function buildFileBlobs(
   try {
     const stat = await handle.stat({ bigint: true }).catch(localError('Cannot stat'))
     if (!stat.isFile()) throw new LocalFileError('Not a regular file')
+    const { length } = options
+    if (length !== undefined && stat.size < BigInt(length)) {
+      throw new FileChangedError('The file shrank since it was listed')
+    }
+    // Bytes to read: the listed size, else up to EOF (checked against the size at open).
+    const expected = length ?? Number(stat.size)
     const readSize = Math.max(1, options.readSize ?? DEFAULT_READ_SIZE)
-    const size = Math.min(readSize, Math.max(Number(stat.size) + 1, 4096))
+    const size = Math.min(readSize, Math.max(expected + 1, 4096))
     let current: Buffer = Buffer.allocUnsafe(size)
     // The next read goes here while the current piece is hashed; made once a read fills a
     // buffer, so a small file (one short read, then EOF) needs only one.
@@ -104,8 +117,11 @@ export async function buildFileBlobs(
     }
     let position = 0
     const readInto = (buffer: Buffer): Promise<number> => {
+      // With a listed size, nothing past it: a full buffer of the rest, then a read of 0.
+      const want = length === undefined ? buffer.length : Math.min(buffer.length, length - position)
+      if (want === 0) return Promise.resolve(0)
       const read = handle
-        .read(buffer, 0, buffer.length, position)
+        .read(buffer, 0, want, position)
         .then(({ bytesRead }) => bytesRead, localError('Cannot read'))
       // Awaited on the next turn of the loop, maybe after a long wait for the consumer: a
       // failure in between must not count as unhandled.
@@ -135,7 +151,7 @@ export async function buildFileBlobs(
       await reading?.catch(() => undefined)
     }
     await take(chunker.finish())
-    if (BigInt(chunker.bytesRead) !== stat.size) {
+    if (chunker.bytesRead !== expected) {
       throw new FileChangedError('The file changed while it was being read')
     }
     const fields = {

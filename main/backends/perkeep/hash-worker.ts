@@ -25,7 +25,7 @@ if (port) {
   const post = (message: FromWorker): void => port.postMessage(message)
 
   const run = async (message: Extract<ToWorker, { type: 'hash' }>): Promise<void> => {
-    const { id, absPath, name, schemaOnly } = message
+    const { id, absPath, name, schemaOnly, length } = message
     const job: Job = { controller: new AbortController(), unacked: 0, wake: undefined }
     jobs.set(id, job)
     const { signal } = job.controller
@@ -33,6 +33,7 @@ if (port) {
       const blobs = await buildFileBlobs(absPath, name, {
         signal,
         schemaOnly,
+        ...(length === undefined ? {} : { length }),
         onChunks: async (chunks) => {
           post({ type: 'chunks', id, chunks })
           job.unacked++

@@ -65,6 +65,8 @@ interface Prepared {
 /**
  * Perkeep: each file becomes content chunks plus `bytes`/`file` schema blobs, byte-identical to
  * Perkeep's own client; folders become `static-set` + `directory` blobs (PROTOCOLS.md §3.5).
+ * A file is read up to the size it was listed with, so one that keeps growing goes out as a
+ * consistent prefix, and the after-upload check reports that it moved (FileChangedError).
  */
 export class PerkeepBackend implements Backend {
   readonly kind = 'perkeep'
@@ -221,7 +223,10 @@ export class PerkeepBackend implements Backend {
       this.#concurrency,
       async (file) => {
         try {
-          const blobs = await buildFileBlobs(file.absPath, file.relPath, { signal: options.signal })
+          const blobs = await buildFileBlobs(file.absPath, file.relPath, {
+            signal: options.signal,
+            length: file.size,
+          })
           checkSize(file, blobs)
           prepared.push({ file, blobs })
         } catch (error) {
@@ -286,6 +291,7 @@ export class PerkeepBackend implements Backend {
         inFlight: this.#batchesInFlight,
         parallel: 1,
         requestBytes: this.#requestBytes,
+        length: file.size,
       })
       checkSize(file, blobs)
       const schema = blobs.blobs.filter(

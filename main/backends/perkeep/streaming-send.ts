@@ -7,7 +7,7 @@ import type { BuildFileOptions, FileBlobs } from './file-blobs.ts'
 export type FileHasher = (
   absPath: string,
   name: string,
-  options: Pick<BuildFileOptions, 'signal' | 'onChunks' | 'schemaOnly'>,
+  options: Pick<BuildFileOptions, 'signal' | 'onChunks' | 'schemaOnly' | 'length'>,
 ) => Promise<FileBlobs>
 
 /** How sendWhileHashing batches a file's chunks. */
@@ -22,6 +22,8 @@ export interface StreamingOptions {
   readonly parallel: number
   /** Blob bytes per upload request. */
   readonly requestBytes: number
+  /** Bytes of the file to read and send: the size it was listed with (see BuildFileOptions). */
+  readonly length?: number
 }
 
 /**
@@ -88,6 +90,7 @@ export async function sendWhileHashing(
     blobs = await hash(absPath, relPath, {
       signal,
       schemaOnly: true,
+      ...(options.length === undefined ? {} : { length: options.length }),
       onChunks: async (chunks) => {
         if (failure) throw failure
         for (const chunk of chunks) {

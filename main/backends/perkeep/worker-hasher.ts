@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { CancelledError, FerryError, PermanentError, type ErrorKind } from '../errors.ts'
+import { workerUrl } from '../worker-url.ts'
 import type { Chunk } from './chunker.ts'
 import { buildFileBlobs, type FileBlobs } from './file-blobs.ts'
 import type { UploadBlob } from './schema.ts'
@@ -14,6 +14,7 @@ export type ToWorker =
       readonly absPath: string
       readonly name: string
       readonly schemaOnly: boolean
+      readonly length: number | undefined
     }
   | { readonly type: 'ack' | 'cancel'; readonly id: number }
 
@@ -92,7 +93,8 @@ export class WorkerHasher {
       // A job in progress keeps the process alive; an idle worker does not.
       worker.ref()
       const schemaOnly = options.schemaOnly ?? false
-      worker.postMessage({ type: 'hash', id, absPath, name, schemaOnly } satisfies ToWorker)
+      const { length } = options
+      worker.postMessage({ type: 'hash', id, absPath, name, schemaOnly, length } satisfies ToWorker)
     })
   }
 
@@ -107,7 +109,7 @@ export class WorkerHasher {
 
   #started(): Worker | undefined {
     if (this.#worker || this.#unavailable) return this.#worker
-    const url = workerUrl()
+    const url = workerUrl(import.meta.url, 'hash-worker')
     if (!url) {
       this.#unavailable = true
       return undefined
@@ -160,20 +162,6 @@ export class WorkerHasher {
       else job.reject(reviveError(message.error))
     })
   }
-}
-
-// The worker sits next to the entry that was built (out/main/), or next to this file when
-// running from source; a shared chunk of the build lives one folder further down.
-function workerUrl(): URL | undefined {
-  const here = import.meta.url
-  const names = here.endsWith('.ts')
-    ? ['./hash-worker.ts']
-    : ['./hash-worker.js', '../hash-worker.js']
-  for (const name of names) {
-    const url = new URL(name, here)
-    if (url.protocol === 'file:' && existsSync(url)) return url
-  }
-  return undefined
 }
 
 // Structured cloning turns Buffers into plain Uint8Arrays.

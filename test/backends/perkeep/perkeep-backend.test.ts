@@ -1,7 +1,9 @@
-import { appendFile, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { appendFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { UploadOutcome } from '../../../main/backends/backend.ts'
+import type { LocalFile, UploadOutcome } from '../../../main/backends/backend.ts'
+import { FileChangedError } from '../../../main/backends/errors.ts'
 import { HttpClient } from '../../../main/backends/http/client.ts'
 import { buildFileBlobs } from '../../../main/backends/perkeep/file-blobs.ts'
 import { PerkeepBackend, type PerkeepAuth } from '../../../main/backends/perkeep/perkeep-backend.ts'
@@ -308,6 +310,60 @@ describe('PerkeepBackend against the reference server', () => {
     setTimeout(() => void appendFile(path, 'x'), 150)
     const [outcome] = await pending
     expect(outcome).toMatchObject({ ok: false, error: { kind: 'local' } })
+    await perkeep.close()
+  })
+
+  /** The contents of every `file` schema on the server named `fileName`. */
+  async function storedVersions(fileName: string): Promise<Buffer[]> {
+    const out: Buffer[] = []
+    for (const { ref } of server.blobs()) {
+      const schema = await server.readSchema(ref).catch(() => undefined)
+      if (schema?.camliType === 'file' && schema['fileName'] === fileName) {
+        out.push(await server.fileBytes(ref))
+      }
+    }
+    return out
+  }
+
+  // Small files in a wave; big ones streamed while hashed, on this thread or on a worker.
+  for (const [shape, options] of [
+    ['in a wave', {}],
+    ['streamed', { streamBytes: 1 << 20, batchBytes: 256 << 10, hashOnWorker: false }],
+    ['streamed, hashed on a worker', { streamBytes: 1 << 20, hashOnWorker: true }],
+  ] as const) {
+    it(`${shape}: a file that grew since it was listed goes out as the listed prefix`, async () => {
+      await start()
+      const path = join(dir.path, 'grow.log')
+      const first = Buffer.concat([randomBytes(2 << 20), Buffer.from('line\n')])
+      await writeFile(path, first)
+      const [listed] = await localFiles(dir.path)
+      await appendFile(path, randomBytes(300_000))
+      const perkeep = new PerkeepBackend({
+        server: server.url,
+        auth,
+        http: new HttpClient({ retry: fastRetry, serviceName: 'Perkeep' }),
+        ...options,
+      })
+      const [outcome] = await perkeep.upload([listed as LocalFile])
+      // Not confirmed (the file is not what was sent), but the snapshot is on the server, whole.
+      expect(outcome?.ok).toBe(false)
+      expect(outcome && !outcome.ok && outcome.error).toBeInstanceOf(FileChangedError)
+      const versions = await storedVersions('grow.log')
+      expect(versions.map((v) => sha256Hex(v))).toEqual([sha256Hex(first)])
+      await perkeep.close()
+    })
+  }
+
+  it('a file that shrank since it was listed is refused as changed, and not stored', async () => {
+    await start()
+    const path = join(dir.path, 'shrink.log')
+    await writeFile(path, randomBytes(500_000))
+    const [listed] = await localFiles(dir.path)
+    await truncate(path, 400_000)
+    const perkeep = backend()
+    const [outcome] = await perkeep.upload([listed as LocalFile])
+    expect(outcome && !outcome.ok && outcome.error).toBeInstanceOf(FileChangedError)
+    expect(await storedVersions('shrink.log')).toEqual([])
     await perkeep.close()
   })
 

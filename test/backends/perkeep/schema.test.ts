@@ -15,7 +15,7 @@ import type { BigIntStats } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FerryError } from '../../../main/backends/errors.ts'
+import { FerryError, FileChangedError } from '../../../main/backends/errors.ts'
 import { sha224Ref } from '../../../main/backends/perkeep/blobref.ts'
 import {
   buildDirectoryBlobs,
@@ -337,6 +337,38 @@ describe('buildFileBlobs failures', () => {
       },
     })
     await expect(attempt).rejects.toMatchObject({ kind: 'local' })
+  })
+
+  it('with a listed length, reads exactly that many bytes: a file that grew is its prefix', async () => {
+    const prefix = VECTOR.subarray(0, 600_000)
+    const alone = await buildFileBlobs(await writeTemp('prefix', prefix), 'log', {
+      unixAttributes: false,
+    })
+    // Longer than listed before the read, and growing during it.
+    const path = await writeTemp('growing-listed', VECTOR.subarray(0, 700_000))
+    let appended = false
+    const result = await buildFileBlobs(path, 'log', {
+      length: prefix.length,
+      readSize: 64 << 10,
+      unixAttributes: false,
+      onChunk: () => {
+        if (!appended) appendFileSync(path, Buffer.alloc(10_000, 7))
+        appended = true
+      },
+    })
+    expect(appended).toBe(true)
+    expect(result.size).toBe(prefix.length)
+    expect(result.sha256hex).toBe(createHash('sha256').update(prefix).digest('hex'))
+    expect(result.fileRef).toBe(alone.fileRef)
+    expect(result.blobs.map((b) => b.ref)).toEqual(alone.blobs.map((b) => b.ref))
+  })
+
+  it('with a listed length, refuses a file shorter than listed as changed', async () => {
+    const path = await writeTemp('shrunk', VECTOR.subarray(0, 100_000))
+    const error: unknown = await buildFileBlobs(path, 'shrunk', { length: 100_001 }).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(FileChangedError)
   })
 })
 
