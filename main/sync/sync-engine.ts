@@ -1,9 +1,10 @@
 import { existsSync, lstatSync } from 'node:fs'
 import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Backend, LocalFile, UploadOutcome } from '../backends/backend.ts'
+import type { Backend, LocalFile, RemoteRef, UploadOutcome } from '../backends/backend.ts'
+import { mapLimit } from '../backends/concurrency.ts'
 import { FerryError, FileChangedError, toFerryError } from '../backends/errors.ts'
-import { hashFile } from '../backends/local-file.ts'
+import { hashFile, unreadable } from '../backends/local-file.ts'
 import type { AccountSettings, FolderSettings, Settings } from '../settings/settings-schema.ts'
 import type { SettingsStore } from '../settings/settings-store.ts'
 import { AccountHealth, type AccountState } from './account-health.ts'
@@ -85,6 +86,27 @@ interface FolderRuntime {
   /** Touched files reported by the watcher, hashed one after another (see #checkContent). */
   contentChecks: Promise<void>
   checking: number
+  /**
+   * sha256 of files as listed, known without reading them at upload (see skipsStoredContent):
+   * a rename carries the old row's, a content check leaves the one it computed.
+   */
+  knownContent: Map<string, KnownContent>
+}
+
+/** A file's sha256, valid while the file still has this size, mtime and inode. */
+interface KnownContent {
+  readonly size: number
+  readonly mtimeMs: number
+  readonly ino: number
+  readonly sha256: string
+}
+
+/** Content the server confirmed for a row of the same account, found for a file about to go. */
+interface StoredMatch {
+  readonly folderId: string
+  readonly relPath: string
+  readonly remote: RemoteRef
+  readonly sha256: string
 }
 
 interface Batch {
@@ -100,6 +122,7 @@ interface Batch {
  * The sync engine: sees changes (scans + watcher), records them in the index, and uploads what
  * is due in batches, within a global concurrency limit, fairly between folders. Plain Node; the
  * CLI and the app build it with their own settings store, secrets and backends.
+ * dStor: a file whose bytes the account already stored (rename, move, copy) gets their CID, unsent.
  */
 export class SyncEngine {
   readonly status: StatusModel
@@ -324,6 +347,7 @@ export class SyncEngine {
       treeStore: undefined,
       contentChecks: Promise.resolve(),
       checking: 0,
+      knownContent: new Map(),
       recentlyRemoved: new Map(),
       recentlyAdded: new Map(),
     }
@@ -494,7 +518,7 @@ export class SyncEngine {
         seen.add(file.relPath)
         const row = rows.get(file.relPath)
         if (row && needsContentCheck(row, file)) maybeSame.push(file)
-        else this.#index.seen(id, file, now)
+        else this.#index.seen(id, file, now, row ?? null)
       }
       for (const special of scan.special) {
         seen.add(special.relPath)
@@ -540,8 +564,30 @@ export class SyncEngine {
       )
       if (this.#stopping) return
       if (sha256 === checked.synced.sha256) this.#index.confirmSameContent(id, file, checked)
-      else if (this.#index.unchangedSince(id, checked)) this.#index.seen(id, file, this.#now())
+      else if (this.#index.unchangedSince(id, checked)) {
+        if (sha256 !== undefined) this.#knowContent(folder, file, sha256)
+        this.#index.seen(id, file, this.#now())
+      }
     }
+  }
+
+  /** Remembers what `file`, as listed, hashed to, where a known sha256 can spare a send. */
+  #knowContent(folder: FolderRuntime, file: SeenFile, sha256: string): void {
+    if (!skipsStoredContent(folder)) return
+    const { size, mtimeMs, ino } = file
+    folder.knownContent.set(file.relPath, { size, mtimeMs, ino, sha256 })
+  }
+
+  /**
+   * A rename recognised by inode: the file at its new path holds the old row's confirmed
+   * content if it still has the size and mtime that content was confirmed with (the test the
+   * index makes for an unchanged file, see seen()).
+   */
+  #carryContent(folder: FolderRuntime, old: IndexedFile, file: SeenFile): void {
+    const { synced } = old
+    if (!synced || old.ino !== file.ino) return
+    if (synced.size !== file.size || synced.mtimeMs !== file.mtimeMs) return
+    this.#knowContent(folder, file, synced.sha256)
   }
 
   /** Content checks of files the watcher reported: per folder, one batch after another. */
@@ -583,7 +629,11 @@ export class SyncEngine {
           if (row && to && to.relPath !== change.relPath) {
             added.delete(row.ino)
             this.#activity(folder, to.relPath, 'renamed', `Renamed from ${change.relPath}`)
+            const moved = this.#index.get(id, to.relPath)
+            if (moved?.state === 'pending') this.#carryContent(folder, row, moved)
           } else if (row && row.ino !== 0) {
+            // What appeared at this path is gone again: not the new name of a later removal.
+            if (to) added.delete(row.ino)
             recent.set(row.ino, { relPath: change.relPath, at: now })
           }
         }
@@ -606,6 +656,8 @@ export class SyncEngine {
           if (from !== undefined && from.relPath !== change.relPath) {
             recent.delete(change.ino)
             this.#activity(folder, change.relPath, 'renamed', `Renamed from ${from.relPath}`)
+            const old = this.#index.get(id, from.relPath)
+            if (old) this.#carryContent(folder, old, change)
           } else if (!row) {
             added.set(change.ino, { relPath: change.relPath, at: now })
           }
@@ -714,6 +766,8 @@ export class SyncEngine {
     const { folder } = batch
     const id = folder.settings.id
     const backend = await this.#backendFor(folder)
+    const files = skipsStoredContent(folder) ? await this.#alreadyStored(batch) : batch.files
+    if (files.length === 0) return
     const started = new Set<string>()
     const onOutcome = (outcome: UploadOutcome): void => {
       const sent = batch.files.find((f) => f.relPath === outcome.file.relPath)
@@ -732,7 +786,7 @@ export class SyncEngine {
       } else this.#fileFailed(folder, sent, outcome.error)
     }
     await backend.upload(
-      batch.files.map((file) => localFile(folder, file)),
+      files.map((file) => localFile(folder, file)),
       {
         signal: batch.controller.signal,
         journal: this.#index.journal(id),
@@ -748,6 +802,90 @@ export class SyncEngine {
       },
     )
     this.#healthFor(folder.account).ok()
+  }
+
+  /**
+   * Content addressing (see skipsStoredContent): the batch's files whose bytes the server already
+   * holds for this account are recorded with the CID it confirmed for them, and not sent; returns
+   * the files left to send. A file's sha256 is known without reading it after a rename (the old
+   * row's) or a content check; otherwise it is hashed first only if a confirmed row of the
+   * account has its size, so the one read of the upload stays the only one for most files.
+   */
+  async #alreadyStored(batch: Batch): Promise<IndexedFile[]> {
+    const { folder } = batch
+    const { signal } = batch.controller
+    const accountFolders = [...this.#folders.values()]
+      .filter((f) => f.account.id === folder.account.id)
+      .map((f) => f.settings.id)
+    const left = await mapLimit(
+      batch.files,
+      4,
+      async (file) => {
+        const match = await this.#storedMatch(folder, file, accountFolders, signal)
+        if (!match || signal.aborted) return file
+        await this.#confirmStored(batch, file, match)
+        return undefined
+      },
+      signal,
+    )
+    return left.filter((file): file is IndexedFile => file !== undefined)
+  }
+
+  async #storedMatch(
+    folder: FolderRuntime,
+    file: IndexedFile,
+    accountFolders: readonly string[],
+    signal: AbortSignal,
+  ): Promise<StoredMatch | undefined> {
+    const known = folder.knownContent.get(file.relPath)
+    folder.knownContent.delete(file.relPath)
+    let sha256: string | undefined
+    if (known?.size === file.size && known.mtimeMs === file.mtimeMs && known.ino === file.ino) {
+      sha256 = known.sha256
+    } else if (this.#index.confirmedOfSize(accountFolders, file.size)) {
+      // Unreadable, changed, cancelled: the upload finds out and says so.
+      sha256 = await hashFile(localFile(folder, file), [], signal).catch(() => undefined)
+    }
+    if (sha256 === undefined) return undefined
+    const stored = this.#index.confirmedContent(accountFolders, file.size, sha256)
+    if (!stored || !('cid' in stored.remote)) return undefined
+    return { ...stored, sha256 }
+  }
+
+  /** Records `sent` as confirmed with content the server already holds, if it is still as listed. */
+  async #confirmStored(batch: Batch, sent: IndexedFile, match: StoredMatch): Promise<void> {
+    const { folder } = batch
+    const id = folder.settings.id
+    const file = localFile(folder, sent)
+    let error: FerryError | undefined
+    try {
+      // As after an upload (PROTOCOLS.md §4): a file that moved since it was listed is not it.
+      const stats = await lstat(file.absPath)
+      if (stats.size !== sent.size || stats.mtimeMs !== sent.mtimeMs || stats.ino !== sent.ino) {
+        error = new FileChangedError(`${sent.relPath} changed while it was checked`)
+      }
+    } catch (thrown) {
+      error = unreadable(file, thrown)
+    }
+    if (batch.settled.has(sent.relPath)) return
+    batch.settled.add(sent.relPath)
+    if (error) {
+      this.#fileFailed(folder, sent, error)
+      return
+    }
+    const state = this.#index.confirmed(id, sent, match, this.#now())
+    const other = this.#folders.get(match.folderId)
+    const same =
+      match.folderId === id || !other ? match.relPath : join(other.settings.path, match.relPath)
+    this.#activity(
+      folder,
+      sent.relPath,
+      'info',
+      `Already stored (same content as ${same}): nothing uploaded`,
+    )
+    if (state === 'pending') {
+      this.#activity(folder, sent.relPath, 'info', 'Changed meanwhile: queued again')
+    }
   }
 
   #fileFailed(folder: FolderRuntime, sent: IndexedFile, error: FerryError): void {
@@ -1138,6 +1276,16 @@ function isNetworkLevel(error: FerryError): boolean {
 
 /** A file that reappears with the same inode this soon after a removal was renamed. */
 const RENAME_WINDOW_MS = 10_000
+
+/**
+ * Where the engine skips content the server already holds. dStor is content addressed (the same
+ * bytes are the same CID) but has no call to add a name for a CID, so a file whose bytes match
+ * a confirmed row of the account is recorded with that CID, and nothing is sent. Kala is not
+ * content addressed; Perkeep stats its blobs and sends only the missing ones by itself.
+ */
+function skipsStoredContent(folder: FolderRuntime): boolean {
+  return folder.account.backend === 'dstor'
+}
 
 /** Backends that keep the folder tree as objects of their own (Perkeep's directories). */
 function storesTrees(folder: FolderRuntime): boolean {

@@ -134,6 +134,8 @@ export class SyncIndex {
         PRIMARY KEY (folder_id, rel_path)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS files_queue ON files (state, next_attempt_at);
+      CREATE INDEX IF NOT EXISTS files_content ON files (synced_size, sha256)
+        WHERE sha256 IS NOT NULL;
       CREATE TABLE IF NOT EXISTS journal (
         folder_id TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -184,8 +186,14 @@ export class SyncIndex {
    * needsContentCheck.) A file requeued to wait until it settles is due again at once: this
    * is the news it waited for.
    */
-  seen(folderId: string, file: SeenFile, now: number): boolean {
-    const row = this.get(folderId, file.relPath)
+  seen(
+    folderId: string,
+    file: SeenFile,
+    now: number,
+    /** The file's row as the caller just read it (null: none), saving a lookup per file. */
+    known?: IndexedFile | null,
+  ): boolean {
+    const row = known === undefined ? this.get(folderId, file.relPath) : (known ?? undefined)
     if (!row) {
       this.#insertSeen.run(
         folderId,
@@ -281,6 +289,42 @@ export class SyncIndex {
     // A file back after a removal is in the folder tree again.
     if (checked.state === 'removed') this.markTreeDirty(folderId)
     return true
+  }
+
+  /**
+   * Whether any of the folders holds content the server confirmed with this size (in any state:
+   * a renamed file's old row is "removed" but its content is still stored). The cheap filter
+   * before hashing a file to look for it with confirmedContent.
+   */
+  confirmedOfSize(folderIds: readonly string[], size: number): boolean {
+    return (
+      this.#sql(
+        `SELECT 1 FROM files WHERE synced_size = ? AND sha256 IS NOT NULL AND remote IS NOT NULL
+           AND folder_id IN (SELECT value FROM json_each(?)) LIMIT 1`,
+      ).get(size, JSON.stringify(folderIds)) !== undefined
+    )
+  }
+
+  /** A row of the folders whose confirmed content has this size and sha256, if any. */
+  confirmedContent(
+    folderIds: readonly string[],
+    size: number,
+    sha256: string,
+  ): { folderId: string; relPath: string; remote: RemoteRef } | undefined {
+    const row = this.#sql(
+      `SELECT folder_id, rel_path, remote FROM files
+         WHERE synced_size = ? AND sha256 = ? AND remote IS NOT NULL
+           AND folder_id IN (SELECT value FROM json_each(?))
+         ORDER BY synced_at LIMIT 1`,
+    ).get(size, sha256, JSON.stringify(folderIds)) as
+      { folder_id: string; rel_path: string; remote: string } | undefined
+    return (
+      row && {
+        folderId: row.folder_id,
+        relPath: row.rel_path,
+        remote: JSON.parse(row.remote) as RemoteRef,
+      }
+    )
   }
 
   /** Marks a path (or, with `folder`, everything under it) as gone locally; returns the paths. */
