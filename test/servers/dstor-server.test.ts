@@ -575,6 +575,39 @@ describe('folder upload process (§1.2)', () => {
     expect(server.router.log.count('dstor.get-token')).toBe(1)
     expect(server.router.log.count('dstor.token')).toBe(1)
   })
+
+  it('keeps, for tests, every file part it received and the files of each process', async () => {
+    const server = await start()
+    const token = await tokenByKey(server)
+    const uploadToken = await startProcess(server, token, 1, '/Backups/')
+    const refused = await uploadChunk(server, token, uploadToken, [
+      { filename: 'a.txt', content: 'one' },
+      { filename: 'a.txt', content: 'two' },
+    ])
+    expect(refused.status).toBe(409)
+    await uploadChunk(server, token, uploadToken, [
+      { filename: 'a.txt', content: 'hello world' },
+      { filename: 'sub/b.txt', content: '' },
+    ])
+    await pollUntilFinal(server, token, uploadToken)
+    const { body, type } = multipart([{ filename: 'c.txt', content: 'c' }])
+    await call(server, 'POST', server.singleFilePath, {
+      headers: bearer(token, { 'content-type': type, 'x-dstor-folder-path': 'Backups/sub' }),
+      body,
+    })
+    // Refused parts count too: they were sent.
+    expect(server.receipts()).toEqual([
+      { route: 'dstor.upload', token: uploadToken, folderPath: 'Backups', name: 'a.txt' },
+      { route: 'dstor.upload', token: uploadToken, folderPath: 'Backups', name: 'a.txt' },
+      { route: 'dstor.upload', token: uploadToken, folderPath: 'Backups', name: 'a.txt' },
+      { route: 'dstor.upload', token: uploadToken, folderPath: 'Backups', name: 'sub/b.txt' },
+      { route: 'dstor.single', folderPath: 'Backups/sub', name: 'c.txt' },
+    ])
+    expect(server.processes()[0]?.files).toEqual([
+      { name: 'a.txt', cid: 'Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD', size: 11 },
+      { name: 'sub/b.txt', cid: 'QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH', size: 0 },
+    ])
+  })
 })
 
 describe('single-file upload (§1.3)', () => {

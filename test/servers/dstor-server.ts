@@ -19,6 +19,9 @@
  *   and a single-file upload to `maxSingleBodyBytes`, by default not at all: §1.3 states no
  *   limit, so a file of any size goes up in one request. Over a limit → 413;
  * - stores content by CID, so `GET /ipfs/{CID}` (no auth) serves any file it holds.
+ *
+ * For tests it also keeps what a real server would not show: every file part it began to
+ * receive (`receipts()`, so a test can count what was sent again) and each process's files.
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -101,6 +104,22 @@ export interface DstorProcessInfo {
   readonly chunksReceived: number
   readonly status: DstorStatus
   readonly expired: boolean
+  /** The files its chunks carried so far, with the CIDs computed as they arrived. */
+  readonly files: readonly { readonly name: string; readonly cid: string; readonly size: number }[]
+}
+
+/**
+ * A file part the server began to receive, in arrival order, whatever became of it (stored,
+ * refused, cut off): what the client sent, for tests that count re-sends.
+ */
+export interface DstorReceipt {
+  readonly route: 'dstor.upload' | 'dstor.single'
+  /** The upload token of the process (folder-process chunks only). */
+  readonly token?: string
+  /** Normalised remote folder ('' = root): the process's, or the single upload's header. */
+  readonly folderPath: string
+  /** The part's filename as sent. */
+  readonly name: string
 }
 
 /** A process ERROR to inject: the next completed processes fail at this stage. */
@@ -124,6 +143,8 @@ export interface DstorServer {
   /** The stored tree: the latest file per (account, folder, name). */
   listFiles(account?: string): DstorStoredFile[]
   processes(): DstorProcessInfo[]
+  /** Every file part received so far, in order (see DstorReceipt). */
+  receipts(): readonly DstorReceipt[]
   /** The key stops working, and so do the tokens made with it. */
   revokeApiKey(apiKey: string): void
   /** The login stops working, and so do the tokens made with it. */
@@ -200,6 +221,7 @@ export async function createDstorServer(options: DstorServerOptions = {}): Promi
     },
     listFiles: (account) => state.listFiles(account),
     processes: () => state.processInfos(),
+    receipts: () => state.receipts,
     revokeApiKey: (apiKey) => state.revokeApiKey(apiKey),
     revokeLogin: (email) => state.revokeLogin(email),
     invalidateTokens: () => state.invalidateTokens(),
@@ -225,6 +247,7 @@ class DstorState {
   readonly #folders = new Map<string, number>()
   readonly #injectedErrors: DstorProcessError[] = []
   readonly #running = new Set<Promise<void>>()
+  readonly receipts: DstorReceipt[] = []
   #secret: Uint8Array
   #nextProcess = 1
   #closed = false
@@ -431,6 +454,12 @@ class DstorState {
         maxBodyBytes: this.maxBodyBytes,
         accept: (name) => {
           const checked = checkFileName(name)
+          this.receipts.push({
+            route: 'dstor.upload',
+            token: process.token,
+            folderPath: process.folderPath,
+            name: checked,
+          })
           if (process.names.has(checked) || names.has(checked)) {
             throw new HttpError(409, `file "${checked}" was already received in this upload`)
           }
@@ -557,7 +586,7 @@ class DstorState {
         dir,
         maxBodyBytes: this.maxSingleBodyBytes,
         accept: (name) => {
-          checkFileName(name)
+          this.receipts.push({ route: 'dstor.single', folderPath, name: checkFileName(name) })
           if (++count > 1) throw new HttpError(400, 'send exactly one file')
         },
       })
@@ -677,6 +706,7 @@ class DstorState {
       chunksReceived: p.chunksReceived,
       status: p.status,
       expired: this.#isExpired(p),
+      files: p.files.map((file) => ({ name: file.name, cid: file.cid, size: file.size })),
     }))
   }
 

@@ -440,6 +440,30 @@ describe('reference Perkeep server', () => {
     })
   })
 
+  describe('what a test can count', () => {
+    it('logs every blob part as it arrives and counts those it already held', async () => {
+      const server = await start()
+      await upload(server, [blobPart('first')])
+      const bad = { name: ref('expected'), data: Buffer.from('actual') }
+      // The same blob twice in one request, a bad part, and a part after the bad one.
+      await upload(server, [blobPart('first'), blobPart('second'), blobPart('second')])
+      await upload(server, [bad, blobPart('third')])
+      expect((await put(server, ref('third'), 'third')).status).toBe(204)
+      expect((await put(server, ref('third'), 'third')).status).toBe(204)
+      expect(server.received()).toEqual([
+        { route: 'perkeep.upload', ref: ref('first'), alreadyHad: false },
+        { route: 'perkeep.upload', ref: ref('first'), alreadyHad: true },
+        { route: 'perkeep.upload', ref: ref('second'), alreadyHad: false },
+        { route: 'perkeep.upload', ref: ref('second'), alreadyHad: true },
+        { route: 'perkeep.upload', ref: ref('expected'), alreadyHad: false },
+        { route: 'perkeep.upload', ref: ref('third'), alreadyHad: false },
+        { route: 'perkeep.put', ref: ref('third'), alreadyHad: false },
+        { route: 'perkeep.put', ref: ref('third'), alreadyHad: true },
+      ])
+      expect(server.resentCount()).toBe(3)
+    })
+  })
+
   describe('PUT, GET and HEAD', () => {
     it('PUT stores one blob (204), GET reads it back, HEAD gives its size, missing → 404', async () => {
       const server = await start()

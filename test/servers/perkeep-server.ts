@@ -6,6 +6,10 @@
  *
  * Route names: perkeep.discovery, perkeep.stat, perkeep.upload (both modes), perkeep.put,
  * perkeep.get, perkeep.head, perkeep.preupload, perkeep.upload-result (redirect target).
+ *
+ * For tests it also logs every blob part as it begins to arrive (`received()`), noting the ones
+ * it already held: a real server takes those without complaint, but a client that stats first
+ * never needs to send them, so a test can count what was sent again.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -59,6 +63,14 @@ export interface UploadRecord {
   readonly errorText?: string
 }
 
+/** A blob part (multipart or PUT) as it began to arrive, whatever became of it. */
+export interface ReceivedBlob {
+  readonly route: 'perkeep.upload' | 'perkeep.put'
+  readonly ref: string
+  /** The server already held this blob when the part arrived: sent again for nothing. */
+  readonly alreadyHad: boolean
+}
+
 /** A running reference server plus the helpers tests use to look inside it. */
 export interface PerkeepServer {
   readonly url: string
@@ -88,6 +100,10 @@ export interface PerkeepServer {
   rejectNext(ref: string, times?: number): void
   setUploadRedirect(status: RedirectStatus | undefined): void
   uploads(): readonly UploadRecord[]
+  /** Every blob part received so far, in arrival order (see ReceivedBlob). */
+  received(): readonly ReceivedBlob[]
+  /** How many blob parts arrived that the server already held. */
+  resentCount(): number
   /** File ref → placeholder permanode ref, for every file vivified. */
   vivified(): ReadonlyMap<string, string>
   /** Legacy: the upload URL that is valid now, if any. */
@@ -117,6 +133,10 @@ export async function createPerkeepServer(
   const storageGeneration = randomBytes(20).toString('hex')
   const rejections = new Map<string, number>()
   const uploads: UploadRecord[] = []
+  const received: ReceivedBlob[] = []
+  const noteReceived = (route: ReceivedBlob['route'], ref: string): void => {
+    received.push({ route, ref, alreadyHad: store.has(ref) })
+  }
   const vivified = new Map<string, string>()
   const results = new Map<string, unknown>()
   let redirect = options.uploadRedirect
@@ -178,6 +198,7 @@ export async function createPerkeepServer(
     }
     const parsed = await parseUpload(ctx.req, store, {
       takeRejection,
+      onPart: (ref) => noteReceived('perkeep.upload', ref),
       commitEachPart: !legacy,
       totalLimit: legacy ? maxUploadSize : Number.POSITIVE_INFINITY,
     })
@@ -276,6 +297,7 @@ export async function createPerkeepServer(
       const ref = ctx.params.ref ?? ''
       const hash = refHash(ref)
       if (!hash) throw new HttpError(400, 'Bad path')
+      noteReceived('perkeep.put', ref)
       if (Number(ctx.req.headers['content-length'] ?? 0) > MAX_BLOB_SIZE) {
         throw new HttpError(400, 'blob too big')
       }
@@ -338,6 +360,8 @@ export async function createPerkeepServer(
       redirect = status
     },
     uploads: () => uploads,
+    received: () => received,
+    resentCount: () => received.filter((r) => r.alreadyHad).length,
     vivified: () => vivified,
     currentUploadUrl: () => {
       const token = currentToken()
@@ -348,6 +372,8 @@ export async function createPerkeepServer(
 
 interface ParseOptions {
   readonly takeRejection: (ref: string) => boolean
+  /** Called as each part named by a well-formed blobref begins, before its bytes are read. */
+  readonly onPart: (ref: string) => void
   /** Current mode stores each good part at once (a dropped request keeps what arrived). */
   readonly commitEachPart: boolean
   readonly totalLimit: number
@@ -392,8 +418,9 @@ async function parseUpload(
     stopped = true
   }
   const onFile = async (name: string, stream: Readable, info: busboy.FileInfo): Promise<void> => {
-    if (stopped) return discardStream(stream)
     const hash = refHash(name)
+    if (hash) options.onPart(name)
+    if (stopped) return discardStream(stream)
     if (!hash) {
       fail(`Ignoring form key ${JSON.stringify(name)}`)
       return discardStream(stream)
