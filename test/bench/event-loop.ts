@@ -5,8 +5,7 @@
  * process's event-loop delay (perf_hooks.monitorEventLoopDelay) while it hashes and uploads.
  * Prints figures only. Options: --size-mib N (default 1024).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import {
   monitorEventLoopDelay,
@@ -19,7 +18,8 @@ import { ConfSettingsStore } from '../../main/settings/conf-settings-store.ts'
 import type { SyncStatus } from '../../main/sync/sync-status.ts'
 import { MemorySecretStore } from '../helpers/memory-secret-store.ts'
 import { SANDBOX } from '../servers/sandbox.ts'
-import { killChildren, startServerHost } from './processes.ts'
+import { scratchRoot } from './bench-run.ts'
+import { startServerHost } from './processes.ts'
 import { createBigFile } from './workloads.ts'
 
 const sizeArg = process.argv.indexOf('--size-mib')
@@ -32,21 +32,7 @@ const SIZE = sizeMiB * 1024 * 1024
 const IDLE_MS = 3000
 const TIMEOUT_MS = 30 * 60_000
 
-const root = mkdtempSync(join(tmpdir(), 'ferry-bench-loop-'))
-let cleaned = false
-const cleanUp = (): void => {
-  if (cleaned) return
-  cleaned = true
-  killChildren()
-  rmSync(root, { recursive: true, force: true })
-}
-process.on('exit', cleanUp)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    cleanUp()
-    process.exit(130)
-  })
-}
+const root = scratchRoot('ferry-bench-loop-')
 
 const RESOLUTION_MS = 10
 // The histogram records each sampling timer's whole interval: the delay is what exceeds it.
@@ -134,4 +120,5 @@ console.log(
 )
 await app.stop()
 await host.close()
-cleanUp()
+// The scratch folder goes with the process (scratchRoot's exit hook).
+process.exit(0)

@@ -4,33 +4,20 @@
  * Prints figures only; exits 0 unless it crashes. Options: see BENCH_USAGE in options.ts.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, rm, statfs } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { BackendKind } from '../../main/backends/backend.ts'
-import { SANDBOX } from '../servers/sandbox.ts'
+import { buildCli, CLI, NAMES, scratchRoot, SECRETS } from './bench-run.ts'
 import { hottestFunctions } from './cpu-profile.ts'
 import { BENCH_USAGE, parseBenchOptions, type BenchOptions, type WorkloadName } from './options.ts'
-import { killChildren, runMeasured, startServerHost, type ServerHost } from './processes.ts'
+import { runMeasured, startServerHost, type ServerHost } from './processes.ts'
 import { markdownTable, textTable, verdicts, type Row, type WorkloadResult } from './report.ts'
 import { createBigFile, createSmallFiles, SMALL_FILE_BYTES, type Workload } from './workloads.ts'
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url))
-const CLI = join(REPO, 'out', 'main', 'cli.js')
 const BASELINES = fileURLToPath(new URL('./baselines.ts', import.meta.url))
 const POST_PARALLEL = 4
-const SECRETS: Readonly<Record<BackendKind, string>> = {
-  dstor: SANDBOX.dstor.apiKey,
-  kala: SANDBOX.kala.apiKey,
-  perkeep: SANDBOX.perkeep.password,
-}
-const NAMES: Readonly<Record<BackendKind, string>> = {
-  dstor: 'dStor',
-  kala: 'Kala',
-  perkeep: 'Perkeep',
-}
 
 let options: BenchOptions
 try {
@@ -40,32 +27,9 @@ try {
   process.exit(2)
 }
 
-const root = mkdtempSync(join(tmpdir(), 'ferry-bench-'))
-let cleaned = false
-const cleanUp = (): void => {
-  if (cleaned) return
-  cleaned = true
-  killChildren()
-  rmSync(root, { recursive: true, force: true })
-}
-process.on('exit', cleanUp)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\nInterrupted: stopping and removing ${root}`)
-    cleanUp()
-    process.exit(130)
-  })
-}
+const root = scratchRoot('ferry-bench-')
 
 const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`
-
-function build(): void {
-  const result = spawnSync('npm', ['run', 'build'], { cwd: REPO, encoding: 'utf8' })
-  if (result.status === 0) return
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15)
-  if (!existsSync(CLI)) throw new Error(`npm run build failed:\n${output.join('\n')}`)
-  console.log(`warning: npm run build failed; using the existing ${CLI}\n${output.join('\n')}`)
-}
 
 /** A rough upper bound of disk use: the data plus the three servers' copies and their temp files. */
 function diskNeeded(name: WorkloadName): number {
@@ -227,7 +191,7 @@ async function runWorkload(name: WorkloadName): Promise<WorkloadResult | undefin
   return result
 }
 
-build()
+buildCli()
 const cpu = cpus()
 const loadAtStart = loadavg()[0] ?? 0
 console.log(

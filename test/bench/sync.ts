@@ -6,9 +6,9 @@
  * (one more process). Prints figures only; exits 0 unless it crashes. Options: SYNC_BENCH_USAGE.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { lstat, mkdir, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_AUTH } from '../../main/backends/account.ts'
@@ -16,9 +16,9 @@ import type { BackendKind } from '../../main/backends/backend.ts'
 import { ConfSettingsStore } from '../../main/settings/conf-settings-store.ts'
 import { addAccount, addFolder, setFolderPaused } from '../../main/settings/edit-settings.ts'
 import { SANDBOX } from '../servers/sandbox.ts'
+import { buildCli, CLI, NAMES, scratchRoot, SECRETS } from './bench-run.ts'
 import { IndexProbe } from './index-probe.ts'
 import {
-  killChildren,
   runMeasured,
   startMeasured,
   startServerHost,
@@ -42,23 +42,11 @@ import {
 import { countFiles, prepareTree } from './sync-tree.ts'
 import { createSmallFiles } from './workloads.ts'
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url))
-const CLI = join(REPO, 'out', 'main', 'cli.js')
 const WALK = fileURLToPath(new URL('./walk-baseline.ts', import.meta.url))
 /** FolderWatcher's default settle time, which `ferry sync` runs with: excluded from latency. */
 const SETTLE_MS = 1000
 /** Quiet time after the scan before idle sampling starts (status writes, timers winding down). */
 const QUIET_MS = 3000
-const SECRETS: Readonly<Record<BackendKind, string>> = {
-  dstor: SANDBOX.dstor.apiKey,
-  kala: SANDBOX.kala.apiKey,
-  perkeep: SANDBOX.perkeep.password,
-}
-const NAMES: Readonly<Record<BackendKind, string>> = {
-  dstor: 'dStor',
-  kala: 'Kala',
-  perkeep: 'Perkeep',
-}
 
 let options: SyncBenchOptions
 try {
@@ -68,30 +56,7 @@ try {
   process.exit(2)
 }
 
-const root = mkdtempSync(join(tmpdir(), 'ferry-bench-sync-'))
-let cleaned = false
-const cleanUp = (): void => {
-  if (cleaned) return
-  cleaned = true
-  killChildren()
-  rmSync(root, { recursive: true, force: true })
-}
-process.on('exit', cleanUp)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\nInterrupted: stopping and removing ${root}`)
-    cleanUp()
-    process.exit(130)
-  })
-}
-
-function build(): void {
-  const result = spawnSync('npm', ['run', 'build'], { cwd: REPO, encoding: 'utf8' })
-  if (result.status === 0) return
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15)
-  if (!existsSync(CLI)) throw new Error(`npm run build failed:\n${output.join('\n')}`)
-  console.log(`warning: npm run build failed; using the existing ${CLI}\n${output.join('\n')}`)
-}
+const root = scratchRoot('ferry-bench-sync-')
 
 const sleep = (millis: number): Promise<void> => new Promise((r) => setTimeout(r, millis))
 
@@ -488,7 +453,7 @@ function maxWatches(): string {
   }
 }
 
-build()
+buildCli()
 const cpu = cpus()
 const loadAtStart = loadavg()[0] ?? 0
 console.log(
