@@ -27,11 +27,11 @@ export const NAMES: Readonly<Record<BackendKind, string>> = {
 }
 
 /**
- * A scratch folder under the system temp folder, removed with every child process when the
+ * A scratch folder under `base` (the system temp folder), removed with every child process when the
  * benchmark ends, fails or is interrupted (Ctrl-C exits 130).
  */
-export function scratchRoot(prefix: string): string {
-  const root = mkdtempSync(join(tmpdir(), prefix))
+export function scratchRoot(prefix: string, base = tmpdir()): string {
+  const root = mkdtempSync(join(base, prefix))
   let cleaned = false
   const cleanUp = (): void => {
     if (cleaned) return

@@ -16,10 +16,13 @@ export interface BenchOptions {
   readonly cpuProfDir?: string
   /** Longest a single measured process may run. */
   readonly timeoutMs: number
+  /** Keep the servers' storage on disk, not in memory. */
+  readonly serverDisk: boolean
 }
 
 export const BENCH_USAGE = `Usage: npm run bench:push -- [--size 1GiB] [--files 10000]
-       [--only dstor,kala,perkeep] [--workload A|B|both] [--cpu-prof <dir>] [--timeout-min 30]
+       [--only dstor,kala,perkeep] [--workload A|B|both] [--cpu-prof <dir>] [--timeout-min 30] [--server-disk]
+--server-disk keeps what the servers receive on disk (default: /dev/shm when it has room).
 --cpu-prof profiles every push and the server host, and prints their hottest functions.
 Env equivalents: FERRY_BENCH_SIZE, FERRY_BENCH_FILES, FERRY_BENCH_ONLY, FERRY_BENCH_WORKLOAD,
 FERRY_BENCH_CPU_PROF, FERRY_BENCH_TIMEOUT_MIN (flags win).`
@@ -38,6 +41,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       workload: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'timeout-min': { type: 'string' },
+      'server-disk': { type: 'boolean', default: false },
     },
   })
   const size = parseSize(values.size ?? env['FERRY_BENCH_SIZE'] ?? '1GiB')
@@ -66,6 +70,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     workloads: workload === 'BOTH' ? ['A', 'B'] : [workload],
     ...(cpuProfDir ? { cpuProfDir } : {}),
     timeoutMs: minutes * 60_000,
+    serverDisk: values['server-disk'] ?? false,
   }
 }
 
